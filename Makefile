@@ -1,0 +1,44 @@
+# Pingan — two commands: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+export PINGAN_DEMO_PASSWORD
+
+.PHONY: demo test lint messages install clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+messages: $(STAMP)
+	$(BIN)/pybabel compile -d pingan/locale -D django -f -q
+
+demo: $(STAMP) messages
+	$(BIN)/pingan demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check pingan tests
+	$(BIN)/mypy pingan/core pingan/accounts pingan/geo
+
+test: $(STAMP) messages lint
+	PINGAN_ENV=test $(BIN)/pingan check
+	PINGAN_ENV=test $(BIN)/pingan makemigrations --check --dry-run
+	PINGAN_ENV=test $(BIN)/pytest
+	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		echo "== data layer on PostgreSQL ($(PG_URL))"; \
+		PINGAN_ENV=test DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser" tests/core tests/accounts tests/geo; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL at $(PG_URL) is not reachable, and CI=true: failing"; exit 1; \
+	else \
+		echo "SKIPPED: data layer on PostgreSQL — $(PG_URL) is not reachable (set PG_URL)"; \
+	fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,175 @@
+"""The one access policy: *may this user do this on this object?* and *which objects may they see?*
+
+Answer = permission (from the user's roles) × scope (the role's reach: the whole district, an area
+subtree, an organisation, own records) + per-object grants − restrictions (sealed records). Lists are
+filtered with :func:`restrict` (one query filter); single objects and actions are checked with
+:func:`can` / :func:`require`, which run the same filter against the object's row, so the two never
+disagree. No view or endpoint filters by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.db.models import Q, QuerySet
+
+from pingan.accounts import permissions
+from pingan.core import clock
+from pingan.core.errors import PermissionDeniedError
+
+M = TypeVar("M", bound=models.Model)
+
+
+@dataclass(frozen=True)
+class ScopeSpec:
+    """Paths from a model to what scopes it. ``""`` means the object itself (an Area, an
+    Organisation); ``None`` means the model cannot be reached that way."""
+
+    area_path: str | None = None
+    org_path: str | None = None
+    owner_path: str | None = None
+    sealed_field: str | None = None
+
+
+_specs: dict[type[models.Model], ScopeSpec] = {}
+
+
+def register_scope(model: type[models.Model], spec: ScopeSpec) -> None:
+    _specs[model] = spec
+
+
+def spec_for(model: type[models.Model]) -> ScopeSpec:
+    try:
+        return _specs[model]
+    except KeyError:
+        raise LookupError(f"{model.__name__} has no scope spec; register one in its app's scopes.py") from None
+
+
+@dataclass(frozen=True)
+class Reach:
+    """One role assignment reduced to what the policy needs."""
+
+    role: str
+    scope: str
+    permissions: frozenset[str]
+    area_code: str | None
+    area_id: int | None
+    organisation_id: int | None
+
+
+def reaches(user: Any) -> list[Reach]:
+    """The user's active assignments (cached on the user object for the request)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    cached = getattr(user, "_pingan_reaches", None)
+    if cached is not None:
+        return cached
+    rows = user.assignments.filter(is_active=True).select_related("role", "area")
+    result = [
+        Reach(
+            role=a.role.code,
+            scope=a.role.scope,
+            permissions=frozenset(a.role.permissions),
+            area_code=a.area.code if a.area else None,
+            area_id=a.area_id,
+            organisation_id=a.organisation_id,
+        )
+        for a in rows
+    ]
+    user._pingan_reaches = result
+    return result
+
+
+def role_codes(user: Any) -> set[str]:
+    return {r.role for r in reaches(user)}
+
+
+def has_perm(user: Any, perm: str) -> bool:
+    """Whether any of the user's roles carries ``perm`` (somewhere)."""
+    permissions.get(perm)
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return True
+    return any(perm in r.permissions for r in reaches(user))
+
+
+def _path(prefix: str, suffix: str) -> str:
+    return f"{prefix}__{suffix}" if prefix else suffix
+
+
+def _reach_q(reach: Reach, spec: ScopeSpec, user: Any, scoped: bool) -> Q | None:
+    if not scoped or reach.scope == "district":
+        return Q()
+    if reach.scope == "area" and reach.area_code is not None and spec.area_path is not None:
+        return Q(**{_path(spec.area_path, "code__startswith"): reach.area_code})
+    if reach.scope in ("organisation", "area") and reach.organisation_id is not None and spec.org_path is not None:
+        return Q(**{_path(spec.org_path, "pk") if spec.org_path else "pk": reach.organisation_id})
+    if reach.scope == "own" and spec.owner_path is not None:
+        return Q(**{spec.owner_path: user.pk})
+    return None
+
+
+def scope_q(user: Any, perm: str, model: type[models.Model]) -> Q | None:
+    """A filter for the rows of ``model`` the user may ``perm``; None when none at all."""
+    definition = permissions.get(perm)
+    spec = spec_for(model)
+    if getattr(user, "is_superuser", False) and user.is_active:
+        return Q()
+    parts = [
+        q for r in reaches(user) if perm in r.permissions if (q := _reach_q(r, spec, user, definition.scoped)) is not None
+    ]
+    combined: Q | None = None
+    for q in parts:
+        if not q:  # an empty Q reaches everything
+            combined = Q()
+            break
+        combined = q if combined is None else combined | q
+    if spec.sealed_field and combined is not None and not _reaches_sealed(user):
+        combined = combined & Q(**{spec.sealed_field: False})
+    grant_ids = _granted_ids(user, perm, model)
+    if grant_ids:
+        grant_q = Q(pk__in=grant_ids)
+        combined = grant_q if combined is None else combined | grant_q
+    return combined
+
+
+def _reaches_sealed(user: Any) -> bool:
+    return getattr(user, "is_superuser", False) or any(permissions.VIEW_SEALED.code in r.permissions for r in reaches(user))
+
+
+def _granted_ids(user: Any, perm: str, model: type[models.Model]) -> list[str]:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return []
+    from pingan.accounts.models import ObjectGrant
+
+    now = clock.now()
+    return list(
+        ObjectGrant.objects.filter(user=user, permission=perm, content_type=ContentType.objects.get_for_model(model))
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .values_list("object_id", flat=True)
+    )
+
+
+def restrict(user: Any, perm: str, queryset: QuerySet[M]) -> QuerySet[M]:
+    """The rows of ``queryset`` the user may ``perm``."""
+    q = scope_q(user, perm, queryset.model)
+    if q is None:
+        return queryset.none()
+    return queryset.filter(q).distinct() if q else queryset
+
+
+def can(user: Any, perm: str, obj: models.Model | None = None) -> bool:
+    if obj is None:
+        return has_perm(user, perm)
+    q = scope_q(user, perm, type(obj))
+    if q is None:
+        return False
+    return type(obj)._default_manager.filter(q, pk=obj.pk).exists()
+
+
+def require(user: Any, perm: str, obj: models.Model | None = None) -> None:
+    """Raise PermissionDeniedError unless the user may ``perm`` (on ``obj``)."""
+    if not can(user, perm, obj):
+        raise PermissionDeniedError("permission_denied", f"not allowed: {perm}")

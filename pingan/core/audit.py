@@ -1,0 +1,122 @@
+"""The audit log: record writes and sensitive reads; verify the hash chain.
+
+Every action calls :func:`record` inside its transaction. Entries are chained: each holds the
+SHA-256 of its own content and the previous entry's hash, so an altered or removed entry breaks the
+chain at that point. The database refuses UPDATE and DELETE on the table (see migration 0002).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models, transaction
+
+from pingan.core import clock, context
+from pingan.core.models import AuditEntry
+
+GENESIS = "0" * 64
+_PG_LOCK_KEY = 0x50494E47  # "PING": serialises appends so the chain stays linear
+
+
+def _canonical(entry: AuditEntry) -> bytes:
+    payload = [
+        entry.prev_hash,
+        entry.at.isoformat(timespec="microseconds"),
+        entry.actor_id,
+        entry.actor_username,
+        entry.action,
+        entry.object_type,
+        entry.object_id,
+        entry.object_repr,
+        entry.changes,
+        entry.ip,
+        entry.request_id,
+        entry.channel,
+    ]
+    return json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def compute_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256(_canonical(entry)).hexdigest()
+
+
+def object_label(obj: models.Model | None) -> tuple[str, str, str]:
+    if obj is None:
+        return "", "", ""
+    meta = obj._meta
+    audit_repr = getattr(obj, "audit_repr", None)
+    text = audit_repr() if callable(audit_repr) else str(obj)
+    return f"{meta.app_label}.{meta.model_name}", str(obj.pk), text[:200]
+
+
+def record(
+    actor: Any,
+    action: str,
+    obj: models.Model | None = None,
+    *,
+    changes: Mapping[str, Any] | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    object_repr: str = "",
+) -> AuditEntry:
+    """Append one entry. ``changes`` must already be masked where it holds personal data."""
+    ctx = context.current()
+    otype, oid, orepr = object_label(obj)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
+        last = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first()
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        entry = AuditEntry(
+            at=clock.now(),
+            actor=user,
+            actor_username=getattr(user, "username", "") if user else (actor if isinstance(actor, str) else ""),
+            action=action,
+            object_type=object_type or otype,
+            object_id=object_id or oid,
+            object_repr=object_repr or orepr,
+            changes=dict(changes or {}),
+            ip=ctx.ip,
+            request_id=ctx.request_id,
+            channel=ctx.channel,
+            prev_hash=last or GENESIS,
+        )
+        # Round-trip the JSON so the hash is computed over what the database will give back.
+        entry.changes = json.loads(json.dumps(entry.changes, ensure_ascii=False, default=str))
+        entry.hash = compute_hash(entry)
+        entry.save(force_insert=True)
+    return entry
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """{field: [old, new]} for the fields that changed."""
+    return {k: [before.get(k), after.get(k)] for k in after if before.get(k) != after.get(k)}
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    head: str
+    broken_id: int | None = None
+    reason: str = ""
+
+
+def verify(entries: Iterable[AuditEntry] | None = None) -> VerifyResult:
+    """Walk the chain in order; report the first entry whose hash or link does not hold."""
+    rows = entries if entries is not None else AuditEntry.objects.order_by("id").iterator(chunk_size=2000)
+    prev = GENESIS
+    checked = 0
+    for entry in rows:
+        if entry.prev_hash != prev:
+            return VerifyResult(False, checked, prev, entry.id, "link to the previous entry is broken")
+        if compute_hash(entry) != entry.hash:
+            return VerifyResult(False, checked, prev, entry.id, "content does not match its hash")
+        prev = entry.hash
+        checked += 1
+    return VerifyResult(True, checked, prev)

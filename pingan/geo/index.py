@@ -1,0 +1,453 @@
+"""Fast in-memory point location over the area tree (pure Python + numpy + shapely, no Django).
+
+How it works: a raster of ``nx × ny`` cells covers the areas' bounding box. Each cell holds
+
+* ``>= 0`` – the one area that wins everywhere in the cell (fast path, no geometry test);
+* ``-1`` – no area touches the cell (outside);
+* ``<= -2`` – a candidate list ``-2 - value``: areas to test in order, then an optional
+  fallback area that covers the whole cell.
+
+Which area wins: the finest level whose area covers the point (closed polygons, so a point on a
+boundary counts as inside); among areas of that level the lowest code (plain string order). The
+coarser levels come from the winner's ``parent_code`` chain, precomputed per area.
+
+The raster is built per level, finest first: polygon edges are rasterised conservatively (every
+cell an edge touches, widened by a tiny epsilon) and cell centres are filled by an even-odd
+scanline. A cell that no edge of a level touches is either wholly inside one area of that level
+or wholly outside all of them, so its centre decides; the first level that wholly covers a cell
+ends its candidate list.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+import shapely
+
+__all__ = ["LEVELS", "AreaIndex", "AreaShape", "LocateResult"]
+
+LEVELS = ("district", "town", "village", "grid", "microgrid")
+_DEPTH = {level: depth for depth, level in enumerate(LEVELS)}
+# Field position of each level in LocateResult (finest first).
+_FIELD = {"microgrid": 0, "grid": 1, "village": 2, "town": 3, "district": 4}
+
+# Widening, in cell units, of the conservative edge rasterisation (float noise is ~1e-12 here).
+_EPS = 1e-6
+
+# The C function behind shapely.intersects_xy; the Python wrapper costs ~2 µs per scalar call.
+_intersects_xy: Any = getattr(shapely.lib, "intersects_xy", shapely.intersects_xy)
+
+
+@dataclass(frozen=True)
+class AreaShape:
+    """One area of the tree with its polygon (WGS-84 lon/lat)."""
+
+    code: str
+    level: str
+    parent_code: str | None
+    geometry: shapely.Polygon | shapely.MultiPolygon
+
+
+class LocateResult(NamedTuple):
+    """The codes holding a point, one per level (None where the chain has no area at that level)."""
+
+    microgrid: str | None
+    grid: str | None
+    village: str | None
+    town: str | None
+    district: str | None
+
+
+class AreaIndex:
+    """Point location over a set of areas; immutable after construction and safe to share between threads.
+
+    ``areas`` keeps the input in index order: finest level first, then by code. ``locate_many``
+    returns positions in that order.
+    """
+
+    def __init__(self, areas: Iterable[AreaShape], *, version: int = 0, resolution: int = 4096) -> None:
+        if resolution < 1:
+            raise ValueError("resolution must be at least 1")
+        self.version = version
+        self.resolution = resolution
+        shapes = sorted(_checked(areas), key=lambda a: (-_DEPTH[a.level], a.code))
+        self.areas: tuple[AreaShape, ...] = tuple(shapes)
+        self.area_codes: tuple[str, ...] = tuple(a.code for a in shapes)
+        n = len(shapes)
+
+        self._results: list[LocateResult] = _chains(shapes)
+        # Per level: position -> index of the area at that level in the winner's chain (-1 none).
+        # One extra trailing slot so that position -1 ("outside") maps to -1 / None.
+        pos = {a.code: i for i, a in enumerate(shapes)}
+        self._level_pos: dict[str, np.ndarray] = {}
+        self._level_codes: dict[str, np.ndarray] = {}
+        for level in LEVELS:
+            field = _FIELD[level]
+            idx = np.full(n + 1, -1, dtype=np.int32)
+            names = np.full(n + 1, None, dtype=object)
+            for i, result in enumerate(self._results):
+                code = result[field]
+                if code is not None:
+                    idx[i] = pos[code]
+                    names[i] = code
+            self._level_pos[level] = idx
+            self._level_codes[level] = names
+
+        geoms = np.empty(n, dtype=object)
+        geoms[:] = [a.geometry for a in shapes]
+        shapely.prepare(geoms)
+        self._geoms = geoms
+
+        build = _build_raster(geoms, np.array([_DEPTH[a.level] for a in shapes], dtype=np.int64), resolution)
+        self._x0, self._y0, self._sx, self._sy = build.x0, build.y0, build.sx, build.sy
+        self._nx, self._ny = build.nx, build.ny
+        self._nxf, self._nyf = float(build.nx), float(build.ny)
+        self._cells: np.ndarray = build.cells
+        self._cells_mv = memoryview(build.cells)
+        self._list_start, self._list_len = build.list_start, build.list_len
+        self._list_flat, self._list_fallback = build.list_flat, build.list_fallback
+        self._max_len = int(build.list_len.max()) if build.list_len.size else 0
+        results = self._results
+        self._lists: list[tuple[tuple[tuple[Any, LocateResult], ...], LocateResult | None]] = []
+        for s, ln, fb in zip(
+            build.list_start.tolist(), build.list_len.tolist(), build.list_fallback.tolist(), strict=True
+        ):
+            ranks = build.list_flat[s : s + ln].tolist()
+            tests = tuple((geoms[r], results[r]) for r in ranks)
+            self._lists.append((tests, results[fb] if fb >= 0 else None))
+        self.stats: dict[str, float] = {
+            "areas": n,
+            "nx": build.nx,
+            "ny": build.ny,
+            "candidate_cells": build.candidate_cells,
+            "candidate_lists": len(self._lists),
+            "max_candidates": self._max_len,
+            "raster_mb": build.cells.nbytes / 1e6,
+        }
+
+    def __repr__(self) -> str:
+        return f"<AreaIndex v{self.version}: {len(self.areas)} areas, {self._nx}×{self._ny} cells>"
+
+    def locate(self, lon: float, lat: float) -> LocateResult | None:
+        """The areas holding one WGS-84 point, or None outside every area."""
+        u = (lon - self._x0) * self._sx
+        v = (lat - self._y0) * self._sy
+        if 0.0 <= u < self._nxf and 0.0 <= v < self._nyf:
+            val = self._cells_mv[int(v) * self._nx + int(u)]
+            if val >= 0:
+                return self._results[val]
+            if val != -1:
+                tests, fallback = self._lists[-2 - val]
+                for geom, result in tests:
+                    if _intersects_xy(geom, lon, lat):
+                        return result
+                return fallback
+        return None
+
+    def locate_many(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Locate many WGS-84 points at once.
+
+        Returns an int32 array shaped like ``lon``: for each point the position in ``self.areas``
+        (equally ``self.area_codes``) of the finest area holding it, or -1 outside every area.
+        ``codes()`` / ``level_positions()`` turn it into per-level codes / positions.
+        """
+        x_in = np.asarray(lon, dtype=np.float64)
+        y_in = np.asarray(lat, dtype=np.float64)
+        if x_in.shape != y_in.shape:
+            raise ValueError(f"lon and lat differ in shape: {x_in.shape} vs {y_in.shape}")
+        x = x_in.ravel()
+        y = y_in.ravel()
+        u = (x - self._x0) * self._sx
+        v = (y - self._y0) * self._sy
+        ok = (u >= 0.0) & (u < self._nxf) & (v >= 0.0) & (v < self._nyf)
+        if not ok.all():
+            u = np.where(ok, u, 0.0)
+            v = np.where(ok, v, 0.0)
+        cell = v.astype(np.int64)
+        cell *= self._nx
+        cell += u.astype(np.int64)
+        out = self._cells[cell]
+        out[~ok] = -1
+        pending = np.flatnonzero(out < -1)
+        if pending.size:
+            lid = -2 - out[pending]
+            start = self._list_start[lid]
+            length = self._list_len[lid]
+            found = self._list_fallback[lid]
+            px, py = x[pending], y[pending]
+            active = np.arange(pending.size)
+            for k in range(self._max_len):
+                active = active[length[active] > k]
+                if not active.size:
+                    break
+                cand = self._list_flat[start[active] + k]
+                hit = _intersects_xy(self._geoms[cand], px[active], py[active])
+                found[active[hit]] = cand[hit]
+                active = active[~hit]
+            out[pending] = found
+        return out.reshape(x_in.shape)
+
+    def level_positions(self, positions: np.ndarray) -> dict[str, np.ndarray]:
+        """Per level, the position in ``self.areas`` of the area at that level (int32, -1 none)."""
+        idx = np.asarray(positions)
+        return {level: self._level_pos[level][idx] for level in LEVELS}
+
+    def codes(self, positions: np.ndarray) -> dict[str, np.ndarray]:
+        """Per level, the code at that level for each result of ``locate_many`` (object arrays, None where absent)."""
+        idx = np.asarray(positions)
+        return {level: self._level_codes[level][idx] for level in LEVELS}
+
+    def result(self, position: int) -> LocateResult | None:
+        """The LocateResult for one position returned by ``locate_many`` (None for -1)."""
+        return None if position < 0 else self._results[position]
+
+
+def _checked(areas: Iterable[AreaShape]) -> list[AreaShape]:
+    out = list(areas)
+    seen: set[str] = set()
+    for a in out:
+        if a.level not in _DEPTH:
+            raise ValueError(f"area {a.code}: unknown level {a.level!r} (one of {', '.join(LEVELS)})")
+        if a.code in seen:
+            raise ValueError(f"duplicate area code {a.code}")
+        seen.add(a.code)
+        if not isinstance(a.geometry, shapely.Polygon | shapely.MultiPolygon):
+            raise ValueError(f"area {a.code}: geometry must be a Polygon or MultiPolygon, not {a.geometry.geom_type}")
+    return out
+
+
+def _chains(shapes: list[AreaShape]) -> list[LocateResult]:
+    by_code = {a.code: a for a in shapes}
+    results = []
+    for a in shapes:
+        fields: list[str | None] = [None] * len(LEVELS)
+        seen: set[str] = set()
+        cur: AreaShape | None = a
+        while cur is not None:
+            if cur.code in seen:
+                raise ValueError(f"area {a.code}: parent chain loops at {cur.code}")
+            seen.add(cur.code)
+            field = _FIELD[cur.level]
+            if fields[field] is None:
+                fields[field] = cur.code
+            cur = by_code.get(cur.parent_code) if cur.parent_code is not None else None
+        results.append(LocateResult(*fields))
+    return results
+
+
+class _Raster(NamedTuple):
+    x0: float
+    y0: float
+    sx: float
+    sy: float
+    nx: int
+    ny: int
+    cells: np.ndarray
+    list_start: np.ndarray
+    list_len: np.ndarray
+    list_flat: np.ndarray
+    list_fallback: np.ndarray
+    candidate_cells: int
+
+
+def _edges(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All ring edges as (start xy, end xy, owner position), owners ascending."""
+    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, coord_ring = shapely.get_coordinates(rings, return_index=True)
+    same = coord_ring[1:] == coord_ring[:-1]
+    owner = part_owner[ring_part[coord_ring[:-1][same]]]
+    return xy[:-1][same], xy[1:][same], owner.astype(np.int64)
+
+
+def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For runs of the given lengths: (run number, offset within run) for every element."""
+    run = np.repeat(np.arange(counts.size), counts)
+    offset = np.arange(run.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return run, offset
+
+
+def _touched_cells(
+    a: np.ndarray, b: np.ndarray, owner: np.ndarray, nx: int, ny: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (cell, owner) whose closed cell (widened by _EPS) an edge touches. Coordinates in cell units."""
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    ylo, yhi = np.minimum(ay, by), np.maximum(ay, by)
+    r0 = np.clip(np.floor(ylo - _EPS), 0, ny - 1).astype(np.int64)
+    r1 = np.clip(np.floor(yhi + _EPS), 0, ny - 1).astype(np.int64)
+    e, off = _expand(r1 - r0 + 1)
+    row = r0[e] + off
+    ax, ay, bx, by, ylo, yhi = ax[e], ay[e], bx[e], by[e], ylo[e], yhi[e]
+    yb0 = np.maximum(ylo, row - _EPS)
+    yb1 = np.minimum(yhi, row + 1 + _EPS)
+    dy = by - ay
+    flat = dy == 0
+    dy = np.where(flat, 1.0, dy)
+    t0 = np.clip((yb0 - ay) / dy, 0.0, 1.0)
+    t1 = np.clip((yb1 - ay) / dy, 0.0, 1.0)
+    xa = np.where(flat, ax, ax + t0 * (bx - ax))
+    xb = np.where(flat, bx, ax + t1 * (bx - ax))
+    c0 = np.clip(np.floor(np.minimum(xa, xb) - _EPS), 0, nx - 1).astype(np.int64)
+    c1 = np.clip(np.floor(np.maximum(xa, xb) + _EPS), 0, nx - 1).astype(np.int64)
+    k, off = _expand(c1 - c0 + 1)
+    cells = row[k] * nx + c0[k] + off
+    return cells, owner[e][k]
+
+
+def _spans(
+    a: np.ndarray, b: np.ndarray, owner: np.ndarray, nx: int, ny: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Even-odd scanline over cell centres: runs (owner, row, first col, end col) of inside centres."""
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    keep = ay != by
+    ax, ay, bx, by, owner = ax[keep], ay[keep], bx[keep], by[keep], owner[keep]
+    ylo, yhi = np.minimum(ay, by), np.maximum(ay, by)
+    # rows whose centre j + 0.5 lies in [ylo, yhi)
+    j0 = np.clip(np.ceil(ylo - 0.5), 0, ny).astype(np.int64)
+    j1 = np.clip(np.ceil(yhi - 0.5), 0, ny).astype(np.int64)
+    e, off = _expand(np.maximum(j1 - j0, 0))
+    row = j0[e] + off
+    x = ax[e] + (row + 0.5 - ay[e]) * ((bx[e] - ax[e]) / (by[e] - ay[e]))
+    own = owner[e]
+    order = np.lexsort((x, row, own))
+    own, row, x = own[order], row[order], x[order]
+    own, row = own[0::2], row[0::2]
+    c0 = np.clip(np.ceil(x[0::2] - 0.5), 0, nx).astype(np.int64)
+    c1 = np.clip(np.ceil(x[1::2] - 0.5), 0, nx).astype(np.int64)
+    keep = c1 > c0
+    return own[keep], row[keep], c0[keep], c1[keep]
+
+
+def _frame(geoms: np.ndarray, resolution: int) -> tuple[float, float, float, float, int, int]:
+    """Raster origin, scale (cells per unit) and size over the areas' bounds."""
+    bounds = shapely.total_bounds(geoms) if geoms.size else np.full(4, np.nan)
+    if not np.all(np.isfinite(bounds)):
+        return 0.0, 0.0, 0.0, 0.0, 1, 1
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    pad = max(maxx - minx, maxy - miny, 1e-9) * 1e-6
+    width, height = maxx - minx + 2 * pad, maxy - miny + 2 * pad
+    if width >= height:
+        nx, ny = resolution, max(1, math.ceil(resolution * height / width))
+    else:
+        nx, ny = max(1, math.ceil(resolution * width / height)), resolution
+    return minx - pad, miny - pad, nx / width, ny / height, nx, ny
+
+
+def _build_raster(geoms: np.ndarray, depth: np.ndarray, resolution: int) -> _Raster:
+    x0, y0, sx, sy, nx, ny = _frame(geoms, resolution)
+    cells = np.full(nx * ny, -1, dtype=np.int32)
+    grid = cells.reshape(ny, nx)
+    empty = np.zeros(0, dtype=np.int32)
+    if sx == 0.0:
+        return _Raster(x0, y0, sx, sy, nx, ny, cells, empty, empty, empty, empty, 0)
+
+    a, b, owner = _edges(geoms)
+    a = (a - (x0, y0)) * (sx, sy)
+    b = (b - (x0, y0)) * (sx, sy)
+    test_cells: list[np.ndarray] = []
+    test_owner: list[np.ndarray] = []
+    width = nx + 1
+    # Areas are sorted finest level first, so each level is a contiguous run of positions.
+    for d in sorted(set(depth.tolist()), reverse=True):
+        lo, hi = np.searchsorted(-depth, [-d, -d + 1])
+        e0, e1 = np.searchsorted(owner, [lo, hi])
+        la, lb, lown = a[e0:e1], b[e0:e1], owner[e0:e1]
+
+        touched, t_owner = _touched_cells(la, lb, lown, nx, ny)
+        boundary = np.zeros((ny, nx), dtype=bool)
+        boundary.ravel()[touched] = True
+
+        own, row, c0, c1 = _spans(la, lb, lown, nx, ny)
+        count = np.zeros(ny * width, dtype=np.int32)
+        value = np.zeros(ny * width, dtype=np.int32)
+        np.add.at(count, row * width + c0, 1)
+        np.add.at(count, row * width + c1, -1)
+        np.add.at(value, row * width + c0, own + 1)
+        np.add.at(value, row * width + c1, -(own + 1))
+        count2 = count.reshape(ny, width)
+        value2 = value.reshape(ny, width)
+        np.cumsum(count2, axis=1, out=count2)
+        np.cumsum(value2, axis=1, out=value2)
+        inside_count = count2[:, :nx]
+        inside_value = value2[:, :nx]  # position + 1 where exactly one area holds the centre
+
+        overlap = inside_count > 1
+        if overlap.any():
+            # Overlapping areas of one level: every area holding the centre becomes a candidate.
+            ov = np.zeros((ny, width), dtype=np.int32)
+            np.cumsum(overlap, axis=1, out=ov[:, 1:])
+            hits = ov[row, c1] - ov[row, c0] > 0
+            k, off = _expand((c1 - c0)[hits])
+            r_k, c_k = row[hits][k], c0[hits][k] + off
+            on = overlap[r_k, c_k] & (grid[r_k, c_k] < 0)
+            test_cells.append(r_k[on] * nx + c_k[on])
+            test_owner.append(own[hits][k][on])
+            boundary |= overlap
+            del ov
+
+        # Cells this level wholly covers, not settled by a finer level: settled now.
+        settle = (inside_count == 1) & ~boundary & (grid < 0)
+        grid[settle] = inside_value[settle] - 1
+
+        # Cells this level's edges touch (still open): the touching areas, and the one area holding
+        # the centre if any, are candidates.
+        open_touched = cells[touched] < 0
+        test_cells.append(touched[open_touched])
+        test_owner.append(t_owner[open_touched])
+        centre = boundary & (inside_count == 1) & (grid < 0)
+        test_cells.append(np.flatnonzero(centre))
+        test_owner.append(inside_value[centre] - 1)
+        del boundary, count, value, count2, value2, inside_count, inside_value, overlap, settle, centre
+
+    return _candidate_lists(x0, y0, sx, sy, nx, ny, cells, test_cells, test_owner, len(geoms))
+
+
+def _candidate_lists(
+    x0: float,
+    y0: float,
+    sx: float,
+    sy: float,
+    nx: int,
+    ny: int,
+    cells: np.ndarray,
+    test_cells: list[np.ndarray],
+    test_owner: list[np.ndarray],
+    n: int,
+) -> _Raster:
+    """Dedupe (cell, candidate) pairs, group them per cell, share identical lists, and mark the cells."""
+    key = np.concatenate([c.astype(np.int64) * n + o for c, o in zip(test_cells, test_owner, strict=True)])
+    key.sort()
+    if key.size:
+        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
+    cell_of = key // max(n, 1)
+    cand = (key % max(n, 1)).astype(np.int32)
+    if not key.size:
+        empty = np.zeros(0, dtype=np.int32)
+        return _Raster(x0, y0, sx, sy, nx, ny, cells, empty, empty, empty, empty, 0)
+    starts = np.flatnonzero(np.concatenate(([True], cell_of[1:] != cell_of[:-1])))
+    lengths = np.diff(np.append(starts, key.size))
+    ucell = cell_of[starts]
+    width = int(lengths.max())
+    table = np.full((ucell.size, width + 1), -1, dtype=np.int32)
+    run, off = _expand(lengths)
+    table[run, off] = cand
+    table[:, width] = cells[ucell]  # fallback: the area wholly covering the cell, or -1
+    order = np.lexsort(table.T[::-1])
+    ordered = table[order]
+    new = np.concatenate(([True], np.any(ordered[1:] != ordered[:-1], axis=1)))
+    group = np.cumsum(new) - 1
+    list_id = np.empty(ucell.size, dtype=np.int64)
+    list_id[order] = group
+    cells[ucell] = (-2 - list_id).astype(np.int32)
+    lists = ordered[new]
+    list_len = (lists[:, :width] >= 0).sum(axis=1).astype(np.int32)
+    list_start = (np.cumsum(list_len) - list_len).astype(np.int32)
+    list_flat = lists[:, :width][lists[:, :width] >= 0].astype(np.int32)
+    list_fallback = lists[:, width].astype(np.int32)
+    return _Raster(
+        x0, y0, sx, sy, nx, ny, cells, list_start, list_len, list_flat, list_fallback, int(ucell.size)
+    )

@@ -1,0 +1,245 @@
+"""Settings for Pingan, read from the environment.
+
+``PINGAN_ENV`` picks the profile: ``demo`` (default: SQLite under ``var/``, secrets created on first
+run), ``test`` (like demo, faster hashing) or ``production`` (secrets and hosts must be given; refuses
+to start without them). Every other knob is an environment variable documented in docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+PINGAN_ENV = env.str("PINGAN_ENV", default="demo")
+if PINGAN_ENV not in {"demo", "test", "production"}:
+    raise ImproperlyConfigured(f"PINGAN_ENV must be demo, test or production, not {PINGAN_ENV!r}")
+PRODUCTION = PINGAN_ENV == "production"
+
+VAR_DIR = Path(env.str("PINGAN_VAR_DIR", default=str(BASE_DIR / "var")))
+
+
+def env_secret(name: str) -> str | None:
+    """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (Docker/Kubernetes style)."""
+    value = env.str(name, default="")
+    if value:
+        return value
+    path = env.str(f"{name}_FILE", default="")
+    if path:
+        return Path(path).read_text(encoding="utf-8").strip()
+    return None
+
+
+def local_secret(name: str) -> str:
+    """A secret kept under ``var/`` (demo and test only), created on first use, owner-only."""
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    path = VAR_DIR / f"{name}.secret"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+def required_secret(name: str) -> str:
+    value = env_secret(name)
+    if value:
+        return value
+    if PRODUCTION:
+        raise ImproperlyConfigured(f"{name} (or {name}_FILE) must be set in production")
+    return local_secret(name.lower())
+
+
+SECRET_KEY = required_secret("PINGAN_SECRET_KEY")
+# Key for signing follow codes, device messages and other tokens; separate from SECRET_KEY so
+# that it can be rotated on its own.
+PINGAN_SIGNING_KEY = required_secret("PINGAN_SIGNING_KEY")
+
+DEBUG = env.bool("PINGAN_DEBUG", default=False)
+ALLOWED_HOSTS = env.list("PINGAN_ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("PINGAN_ALLOWED_HOSTS must be set in production")
+CSRF_TRUSTED_ORIGINS = env.list("PINGAN_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "axes",
+    "ninja",
+    "pingan.core",
+    "pingan.geo",
+    "pingan.accounts",
+    "pingan.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "pingan.core.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pingan.core.middleware.ActorMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "pingan.urls"
+ASGI_APPLICATION = "pingan.asgi.application"
+WSGI_APPLICATION = "pingan.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "pingan.web.context.navigation",
+            ],
+        },
+    }
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'pingan.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # WAL lets the serving process read while a worker writes; IMMEDIATE avoids
+            # "database is locked" upgrades from read to write transactions.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("PINGAN_DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://pingan")}
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if PINGAN_ENV == "test":
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:login"
+
+# Login throttling (django-axes): failures are counted per (username, address), so an attacker
+# elsewhere cannot lock an officer out; the lock lifts by itself after the cool-off.
+AXES_FAILURE_LIMIT = env.int("PINGAN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("PINGAN_LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_VERBOSE = False
+AXES_IPWARE_PROXY_COUNT = env.int("PINGAN_PROXY_COUNT", default=0)
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "pingan" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env.str("PINGAN_STATIC_ROOT", default=str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+
+def _package_static(package: str, *parts: str) -> Path:
+    """The static folder shipped inside a PyPI package (found without importing the package)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImproperlyConfigured(f"package {package} is not installed")
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
+# Leaflet comes from the django-leaflet package's files; its Django app is not installed, because
+# that app imports GeoDjango (and so GDAL), which Pingan does not use.
+STATICFILES_DIRS = [("leaflet", _package_static("leaflet", "static", "leaflet"))]
+MEDIA_ROOT = Path(env.str("PINGAN_MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
+
+# Behind a reverse proxy that terminates HTTPS (see docs/operations.md).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("PINGAN_SESSION_SECONDS", default=8 * 3600)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("PINGAN_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("PINGAN_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("PINGAN_HSTS_PRELOAD", default=False)
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("PINGAN_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# Leaflet: no tile layer by default (sites may be offline); set PINGAN_TILE_URL to add one.
+PINGAN_TILE_URL = env.str("PINGAN_TILE_URL", default="")
+PINGAN_TILE_ATTRIBUTION = env.str("PINGAN_TILE_ATTRIBUTION", default="")
+LEAFLET_CONFIG = {"TILES": [], "DEFAULT_CENTER": (30.88, 120.43), "DEFAULT_ZOOM": 11, "NO_GLOBALS": False}
+
+# Platform knobs.
+PINGAN_DISTRICT_CODE = env.str("PINGAN_DISTRICT_CODE", default="330503")
+PINGAN_API_TOKEN_DAYS = env.int("PINGAN_API_TOKEN_DAYS", default=90)
+PINGAN_AUDIT_RETENTION_DAYS = env.int("PINGAN_AUDIT_RETENTION_DAYS", default=365)
+PINGAN_INDEX_CHECK_SECONDS = env.float("PINGAN_INDEX_CHECK_SECONDS", default=1.0)
+PINGAN_WORKER_TICK_SECONDS = env.float("PINGAN_WORKER_TICK_SECONDS", default=1.0)
+PINGAN_AREA_CHILD_TOLERANCE_M = env.float("PINGAN_AREA_CHILD_TOLERANCE_M", default=5.0)
+
+NINJA_PAGINATION_PER_PAGE = 50
+PINGAN_SITE_NAME = _("Pingan")

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from pingan.api import api
+
+admin.site.site_header = "平安 Pingan"
+admin.site.site_title = "平安 Pingan"
+
+urlpatterns = [
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("pingan.web.urls")),
+]

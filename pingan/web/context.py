@@ -1,0 +1,34 @@
+"""Navigation by role: each entry names the permission that shows it (same policy as the pages)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from pingan.accounts import permissions as p
+from pingan.accounts import policy
+
+NAV: list[tuple[str, Any, str | None]] = [
+    ("web:home", _("Map"), None),
+    ("web:areas", _("Areas"), p.VIEW_AREA.code),
+    ("web:persons", _("Persons"), p.VIEW_PERSON.code),
+    ("web:organisations", _("Organisations"), p.VIEW_ORGANISATION.code),
+    ("web:audit", _("Audit log"), p.VIEW_AUDIT.code),
+    ("web:tokens", _("API tokens"), None),
+]
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav": []}
+    items = [
+        {"url": reverse(name), "label": label, "active": request.path == reverse(name)}
+        for name, label, perm in NAV
+        if perm is None or policy.has_perm(user, perm)
+    ]
+    roles = ", ".join(sorted(policy.role_codes(user))) or ("superuser" if user.is_superuser else "")
+    return {"nav": items, "user_roles": roles}

@@ -1,0 +1,232 @@
+"""The demo district: 南浔区 with its towns, 624 grids, 5,421 micro-grids, 38 linkage workstations,
+28 shared-court stations, the default departments and one user per role. Deterministic and
+idempotent: running it again reuses what exists."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.auth.models import Permission as DjangoPermission
+from django.db import transaction
+
+from pingan.accounts import actions as account_actions
+from pingan.accounts.models import Organisation, OrgKind, Person, User
+from pingan.accounts.setup import ensure_default_roles, ensure_departments
+from pingan.core import audit, personal
+from pingan.geo import actions as geo_actions
+from pingan.geo.importer import ParsedArea, ParseResult
+from pingan.geo.models import Area
+
+SEED = 330503
+WORKSTATIONS = 38
+COURT_STATIONS = 28
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    role: str
+    scope: str
+    display_name: str
+
+
+def load_geography(stdout: Any = None) -> int:
+    if Area.objects.filter(level="district").exists():
+        return 0
+    from pingan.geo.synth import build_district
+
+    district = build_district(SEED)
+    parsed = ParseResult(
+        areas=[
+            ParsedArea(i, a.code, a.name_zh, a.name_en, a.level, a.parent_code, a.geometry, a.local_code)
+            for i, a in enumerate(district.areas)
+        ]
+    )
+    geo_actions.import_areas("demo", parsed)
+    return len(parsed.areas)
+
+
+def _org(code: str, name: str, name_en: str, kind: str, **extra: Any) -> Organisation:
+    areas = extra.pop("areas", None)
+    org, created = Organisation.objects.get_or_create(code=code, defaults={"name": name, "name_en": name_en, "kind": kind, **extra})
+    if created:
+        if areas:
+            org.areas.set(areas)
+        audit.record("demo", "pingan.organisation.created", org)
+    return org
+
+
+def load_organisations() -> None:
+    from pingan.geo.synth import build_district, station_points, village_groups
+
+    depts = ensure_departments()
+    towns = list(Area.objects.filter(level="town").order_by("code"))
+    with transaction.atomic():
+        for i, town in enumerate(towns, start=1):
+            short = town.name.replace("镇", "").replace("南浔经济开发区(东迁街道)", "东迁")
+            _org(f"pcs{i:02d}", f"{short}派出所", f"{town.name_en} Police Station", OrgKind.POLICE_STATION,
+                 parent=depts["gaj"], area=town, areas=[town])
+            _org(f"sfs{i:02d}", f"{short}司法所", f"{town.name_en} Judicial Office", OrgKind.JUDICIAL_OFFICE,
+                 parent=depts["sfj"], area=town, areas=[town])
+            _org(f"tjw{i:02d}", f"{short}人民调解委员会", f"{town.name_en} People's Mediation Committee",
+                 OrgKind.MEDIATION_COMMITTEE, area=town, areas=[town])
+            _org(f"zf{i:02d}", f"{town.name}人民政府", f"{town.name_en} Government", OrgKind.TOWN_GOVERNMENT, area=town, areas=[town])
+    if Organisation.objects.filter(kind=OrgKind.WORKSTATION).count() < WORKSTATIONS:
+        district = build_district(SEED)
+        with transaction.atomic():
+            for n, group in enumerate(village_groups(district, WORKSTATIONS), start=1):
+                villages = list(Area.objects.filter(code__in=group).order_by("code"))
+                head = villages[0]
+                _org(f"ws{n:02d}", f"{head.name}片区社会治理联动工作站", f"{head.name_en} Area Linkage Workstation",
+                     OrgKind.WORKSTATION, area=head.parent, areas=villages, lon=head.centroid_lon, lat=head.centroid_lat)
+            for n, (village_code, lon, lat) in enumerate(station_points(district, COURT_STATIONS, SEED), start=1):
+                village = Area.objects.get(code=village_code)
+                deputy = _org(f"rd{n:02d}", f"{village.name}人大代表联络站", f"{village.name_en} Deputy Liaison Station",
+                              OrgKind.DEPUTY_STATION, area=village, areas=[village], lon=lon, lat=lat)
+                _org(f"gxft{n:02d}", f"{village.name}共享法庭", f"{village.name_en} Shared Court", OrgKind.COURT_STATION,
+                     parent=deputy, area=village, areas=[village], lon=lon, lat=lat)
+        for n, (name, name_en) in enumerate(
+            [("南浔浔安客运有限公司", "Nanxun Xun'an Coach Co."), ("湖州南浔危险品运输有限公司", "Nanxun Hazardous Goods Transport Co."),
+             ("双林快递集中处理中心", "Shuanglin Express Sorting Centre")], start=1):
+            _org(f"ent{n:02d}", name, name_en, OrgKind.ENTERPRISE, area=towns[min(n, len(towns) - 1)])
+
+
+def _admin_group() -> Group:
+    group, _ = Group.objects.get_or_create(name="平台管理员 Platform administrators")
+    perms = DjangoPermission.objects.filter(
+        content_type__app_label__in=["accounts", "geo", "core"],
+    ).exclude(content_type__model__in=["person", "apitoken", "auditentry"])
+    group.permissions.set(list(perms) + list(DjangoPermission.objects.filter(content_type__app_label="core", codename="view_auditentry")))
+    return group
+
+
+def demo_password() -> tuple[str, bool]:
+    given = os.environ.get("PINGAN_DEMO_PASSWORD", "")
+    if given:
+        return given, False
+    saved = Path(settings.VAR_DIR) / "demo-logins.json"
+    if saved.exists():
+        data = json.loads(saved.read_text())
+        if data.get("password"):
+            return str(data["password"]), False
+    return "pingan-" + secrets.token_urlsafe(9), True
+
+
+def _pick(level: str, under: str = "", index: int = 0) -> Area:
+    qs = Area.objects.filter(level=level, code__startswith=under).order_by("code")
+    return qs[min(index, qs.count() - 1)]
+
+
+def load_users(password: str) -> list[DemoLogin]:
+    roles = ensure_default_roles()
+    district = Area.objects.get(level="district")
+    nanxun, shuanglin, lianshi, linghu = (Area.objects.get(code=c) for c in ("330503100", "330503101", "330503102", "330503105"))
+    kaifaqu = Area.objects.filter(level="town", local_code=True).first() or nanxun
+    xunbei = Area.objects.filter(level="village", name="浔北村").first() or _pick("village", kaifaqu.code)
+    ws = Organisation.objects.filter(kind=OrgKind.WORKSTATION, areas=xunbei).first() or Organisation.objects.filter(kind=OrgKind.WORKSTATION).first()
+    org = {o.code: o for o in Organisation.objects.all()}
+    grid = _pick("grid", xunbei.code)
+    other_grid = _pick("grid", xunbei.code, 1) if Area.objects.filter(level="grid", code__startswith=xunbei.code).count() > 1 else _pick("grid", kaifaqu.code, 3)
+    town_index = {t.code: i for i, t in enumerate(Area.objects.filter(level="town").order_by("code"), start=1)}
+
+    # username, display name, role, [areas], organisation
+    plan: list[tuple[str, str, str, list[Area], Organisation | None]] = [
+        ("admin", "区委政法委 管理员", "district_admin", [district], org["zfw"]),
+        ("dept_scjg", "市场监管局 张科员", "department_staff", [shuanglin, lianshi], org["scjg"]),
+        ("ws_staff", f"{ws.name if ws else ''} 李站员", "workstation_staff", list(ws.areas.all()) if ws else [xunbei], ws),
+        ("grid_worker", f"{grid.name} 王网格员", "grid_worker", [grid], None),
+        ("grid_parttime", f"{other_grid.name} 赵兼职网格员", "grid_worker_parttime", [other_grid], None),
+        ("liaison", f"{xunbei.name} 包联干部 陈", "liaison_cadre", [xunbei], None),
+        ("block_leader", f"{grid.name} 楼道长 孙", "block_leader", [grid], None),
+        ("corr_officer", "双林司法所 周矫正员", "correction_officer", [shuanglin], org.get(f"sfs{town_index[shuanglin.code]:02d}")),
+        ("police", "南浔派出所 吴警官", "police_officer", [nanxun], org.get(f"pcs{town_index[nanxun.code]:02d}")),
+        ("checkpoint", "南浔卡口 郑", "checkpoint_staff", [nanxun], None),
+        ("procurator", "区检察院 冯检察官", "procurator", [district], org["jcy"]),
+        ("judge", "区法院 褚法官", "judge", [district], org["fy"]),
+        ("mediator", "菱湖调委会 卫调解员", "mediator", [linghu], org.get(f"tjw{town_index[linghu.code]:02d}")),
+        ("deputy", "菱湖人大代表 蒋", "deputy", [linghu], None),
+        ("safety_officer", "浔安客运 沈安全员", "enterprise_safety_officer", [], org.get("ent01")),
+        ("subject", "社区矫正对象 韩某", "correction_subject", [], None),
+        ("citizen", "群众 杨某", "public", [], None),
+        ("auditor", "审计员 朱", "auditor", [district], None),
+    ]
+    logins = []
+    for username, display, role_code, areas, organisation in plan:
+        role = roles[role_code]
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            user = account_actions.create_user("demo", username=username, password=password, display_name=display,
+                                               organisation=organisation)
+        elif not user.check_password(password):
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        if role.scope in ("district", "area"):
+            for area in areas:
+                account_actions.assign_role("demo", user, role, area=area, organisation=organisation)
+        else:
+            account_actions.assign_role("demo", user, role, organisation=organisation)
+        if username == "admin" and not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+            user.groups.add(_admin_group())
+        scope = ", ".join(f"{a.name} {a.code}" for a in areas) or (organisation.name if organisation else "own records")
+        logins.append(DemoLogin(username, role_code, scope, display))
+    return logins
+
+
+def _id_number(area_code: str, birth: str, seq: int) -> str:
+    first17 = f"{area_code[:6]}{birth}{seq:03d}"
+    return first17 + personal.id_check_digit(first17)
+
+
+def load_persons() -> int:
+    if Person.objects.exists():
+        return 0
+    family = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+    given = ["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀兰", "霞"]
+    grids = list(Area.objects.filter(level="grid").order_by("code").values_list("code", flat=True))
+    n = 0
+    for i in range(200):
+        area_code = grids[(i * 37) % len(grids)]
+        birth = f"{1950 + (i * 7) % 55}{1 + i % 12:02d}{1 + (i * 3) % 28:02d}"
+        account_actions.register_person(
+            "demo",
+            account_actions.PersonInput(
+                name=family[i % len(family)] + given[(i * 7) % len(given)],
+                id_number=_id_number("330503", birth, i % 1000),
+                phone=f"13{(i * 7919) % 10}{(i * 104729) % 100000000:08d}",
+                address=f"浙江省湖州市南浔区{i % 90 + 1}号",
+                area_code=area_code,
+            ),
+        )
+        n += 1
+    return n
+
+
+def write_logins(logins: list[DemoLogin], password: str) -> Path:
+    path = Path(settings.VAR_DIR) / "demo-logins.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"password": password, "url": "http://127.0.0.1:8000/",
+            "users": [{"username": x.username, "role": x.role, "scope": x.scope, "name": x.display_name} for x in logins]}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+    return path
+
+
+def load_demo(stdout: Any = None) -> tuple[list[DemoLogin], str, bool]:
+    ensure_default_roles()
+    load_geography(stdout)
+    load_organisations()
+    password, generated = demo_password()
+    logins = load_users(password)
+    load_persons()
+    write_logins(logins, password)
+    return logins, password, generated

@@ -1,0 +1,118 @@
+"""Shared fixtures: a small area tree, personas for every role, and service checks.
+
+The tree (codes extend their parents' as in the real one):
+
+    330503 district (0..4 × 0..2 degrees-ish box near Nanxun)
+      330503100 town A            330503101 town B
+        330503100201 village A1     330503101201 village B1
+          330503100201001 grid        330503101201001 grid
+            …001 / …002 micro-grids     …001 micro-grid
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+import shapely
+from hypothesis import settings as hypothesis_settings
+
+hypothesis_settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True)
+hypothesis_settings.register_profile("dev", max_examples=30, deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
+
+CI = os.environ.get("CI") == "true"
+
+X0, Y0 = 120.30, 30.80  # south-west corner of the test district
+
+
+def box(x0: float, y0: float, x1: float, y1: float) -> shapely.Polygon:
+    return shapely.box(X0 + x0, Y0 + y0, X0 + x1, Y0 + y1)
+
+
+TREE = [
+    ("330503", "测试区", "district", None, box(0, 0, 0.2, 0.1)),
+    ("330503100", "甲镇", "town", "330503", box(0, 0, 0.1, 0.1)),
+    ("330503101", "乙镇", "town", "330503", box(0.1, 0, 0.2, 0.1)),
+    ("330503100201", "甲一村", "village", "330503100", box(0, 0, 0.1, 0.1)),
+    ("330503101201", "乙一村", "village", "330503101", box(0.1, 0, 0.2, 0.1)),
+    ("330503100201001", "甲一村第1网格", "grid", "330503100201", box(0, 0, 0.1, 0.1)),
+    ("330503101201001", "乙一村第1网格", "grid", "330503101201", box(0.1, 0, 0.2, 0.1)),
+    ("330503100201001001", "甲一村第1网格第1微网格", "microgrid", "330503100201001", box(0, 0, 0.05, 0.1)),
+    ("330503100201001002", "甲一村第1网格第2微网格", "microgrid", "330503100201001", box(0.05, 0, 0.1, 0.1)),
+    ("330503101201001001", "乙一村第1网格第1微网格", "microgrid", "330503101201001", box(0.1, 0, 0.2, 0.1)),
+]
+TOWN_A, TOWN_B = "330503100", "330503101"
+GRID_A, GRID_B = "330503100201001", "330503101201001"
+
+
+def service_reachable(host: str, port: int, timeout: float = 2.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip with a reason when a service is down — except under CI=true, where it is a failure."""
+    if service_reachable(host, port):
+        return
+    message = f"{name} is not reachable at {host}:{port}"
+    if CI:
+        pytest.fail(f"{message} (CI=true: required services must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def tree(db):  # type: ignore[no-untyped-def]
+    from pingan.geo import actions
+    from pingan.geo.importer import ParsedArea, ParseResult
+    from pingan.geo.models import Area
+    from pingan.geo.queries import reset_index
+
+    parsed = ParseResult(areas=[ParsedArea(i, c, n, "", lvl, p, g) for i, (c, n, lvl, p, g) in enumerate(TREE)])
+    actions.import_areas("test", parsed)
+    reset_index()
+    yield {a.code: a for a in Area.objects.all()}
+    reset_index()
+
+
+@dataclass
+class Personas:
+    make: Callable[..., object]
+    password: str = "correct horse battery staple"
+
+
+@pytest.fixture
+def roles(db):  # type: ignore[no-untyped-def]
+    from pingan.accounts.setup import ensure_default_roles
+
+    return ensure_default_roles()
+
+
+@pytest.fixture
+def make_user(tree, roles):  # type: ignore[no-untyped-def]
+    """make_user("grid_worker", area=GRID_A) → a user holding that role over that area."""
+    from pingan.accounts import actions
+    from pingan.accounts.models import Organisation
+
+    counter = {"n": 0}
+
+    def make(role: str, area: str | None = None, organisation: str | None = None, username: str | None = None):  # type: ignore[no-untyped-def]
+        counter["n"] += 1
+        org = None
+        if organisation:
+            org, _ = Organisation.objects.get_or_create(code=organisation, defaults={"name": organisation, "kind": "enterprise"})
+        user = actions.create_user("test", username=username or f"{role}_{counter['n']}", password=Personas.password, organisation=org)
+        r = roles[role]
+        if r.scope in ("district", "area"):
+            actions.assign_role("test", user, r, area=tree[area or "330503"], organisation=org)
+        else:
+            actions.assign_role("test", user, r, organisation=org)
+        return user
+
+    return make
