@@ -1,11 +1,9 @@
-from __future__ import annotations
-
 from typing import Any
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Router, Status
 from ninja.pagination import paginate
 
 from pingan.accounts import actions, policy, queries
@@ -34,11 +32,11 @@ def create_token(request: HttpRequest, body: TokenRequest) -> Any:
     throttled per (username, address)."""
     user = authenticate(request, username=body.username, password=body.password)
     if getattr(request, "axes_locked_out", False):
-        return 403, {"code": "locked_out", "message": "too many failed attempts; try again later"}
+        return Status(403, {"code": "locked_out", "message": "too many failed attempts; try again later"})
     if user is None:
-        return 401, {"code": "bad_credentials", "message": "wrong username or password"}
+        return Status(401, {"code": "bad_credentials", "message": "wrong username or password"})
     token, plain = actions.issue_token(user, user=user, name=body.name, scopes=body.scopes, days=body.days)
-    return 201, {"token": plain, "id": token.pk, "name": token.name, "scopes": token.scopes, "expires_at": token.expires_at}
+    return Status(201, {"token": plain, "id": token.pk, "name": token.name, "scopes": token.scopes, "expires_at": token.expires_at})
 
 
 @router.get("/auth/tokens", response=list[TokenOut])
@@ -52,7 +50,7 @@ def revoke_token(request: HttpRequest, token_id: int) -> Any:
     if token is None:
         raise NotFoundError("not_found", "no such token")
     actions.revoke_token(request.user, token)
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me", response=MeOut)
@@ -104,7 +102,7 @@ def list_persons(request: HttpRequest, q: str = "") -> Any:
 @router.post("/persons", response={201: PersonOut, 422: ErrorOut, 403: ErrorOut})
 def register_person(request: HttpRequest, body: PersonIn) -> Any:
     person = actions.register_person(request.user, actions.PersonInput(**body.dict()))
-    return 201, queries.masked_person(person)
+    return Status(201, queries.masked_person(person))
 
 
 def _person(request: HttpRequest, person_id: int) -> Person:
@@ -126,5 +124,5 @@ def reveal_person(request: HttpRequest, person_id: int, body: RevealIn) -> Any:
     try:
         actions.reveal_person(request.user, person, purpose=body.purpose)
     except DomainError as exc:
-        return 403, {"code": exc.code, "message": exc.message}
-    return 200, queries.full_person(person)
+        return Status(403, {"code": exc.code, "message": exc.message})
+    return Status(200, queries.full_person(person))

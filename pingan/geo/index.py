@@ -112,13 +112,15 @@ class AreaIndex:
         self._list_flat, self._list_fallback = build.list_flat, build.list_fallback
         self._max_len = int(build.list_len.max()) if build.list_len.size else 0
         results = self._results
-        self._lists: list[tuple[tuple[tuple[Any, LocateResult], ...], LocateResult | None]] = []
+        # Candidate list -> (geometries to test, their results, fallback result) for the single path.
+        self._lists: list[tuple[np.ndarray, tuple[LocateResult, ...], LocateResult | None]] = []
         for s, ln, fb in zip(
             build.list_start.tolist(), build.list_len.tolist(), build.list_fallback.tolist(), strict=True
         ):
-            ranks = build.list_flat[s : s + ln].tolist()
-            tests = tuple((geoms[r], results[r]) for r in ranks)
-            self._lists.append((tests, results[fb] if fb >= 0 else None))
+            ranks = build.list_flat[s : s + ln]
+            self._lists.append(
+                (geoms[ranks], tuple(results[r] for r in ranks.tolist()), results[fb] if fb >= 0 else None)
+            )
         self.stats: dict[str, float] = {
             "areas": n,
             "nx": build.nx,
@@ -141,10 +143,11 @@ class AreaIndex:
             if val >= 0:
                 return self._results[val]
             if val != -1:
-                tests, fallback = self._lists[-2 - val]
-                for geom, result in tests:
-                    if _intersects_xy(geom, lon, lat):
-                        return result
+                geoms, results, fallback = self._lists[-2 - val]
+                # One call tests every candidate: the call overhead dominates, not GEOS.
+                hits = _intersects_xy(geoms, lon, lat).tolist()
+                if True in hits:
+                    return results[hits.index(True)]
                 return fallback
         return None
 
@@ -322,6 +325,15 @@ def _spans(
     return own[keep], row[keep], c0[keep], c1[keep]
 
 
+def _runs_overlap(row: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> bool:
+    """Whether any two runs of one row share a cell (only when areas of a level overlap)."""
+    if row.size < 2:
+        return False
+    order = np.lexsort((c0, row))
+    r, s, e = row[order], c0[order], c1[order]
+    return bool(np.any((r[1:] == r[:-1]) & (s[1:] < e[:-1])))
+
+
 def _frame(geoms: np.ndarray, resolution: int) -> tuple[float, float, float, float, int, int]:
     """Raster origin, scale (cells per unit) and size over the areas' bounds."""
     bounds = shapely.total_bounds(geoms) if geoms.size else np.full(4, np.nan)
@@ -362,46 +374,59 @@ def _build_raster(geoms: np.ndarray, depth: np.ndarray, resolution: int) -> _Ras
         boundary.ravel()[touched] = True
 
         own, row, c0, c1 = _spans(la, lb, lown, nx, ny)
-        count = np.zeros(ny * width, dtype=np.int32)
-        value = np.zeros(ny * width, dtype=np.int32)
-        np.add.at(count, row * width + c0, 1)
-        np.add.at(count, row * width + c1, -1)
-        np.add.at(value, row * width + c0, own + 1)
-        np.add.at(value, row * width + c1, -(own + 1))
-        count2 = count.reshape(ny, width)
-        value2 = value.reshape(ny, width)
-        np.cumsum(count2, axis=1, out=count2)
-        np.cumsum(value2, axis=1, out=value2)
-        inside_count = count2[:, :nx]
-        inside_value = value2[:, :nx]  # position + 1 where exactly one area holds the centre
+        # Per row, +(position + 1) where a run of inside centres starts and - where it ends;
+        # a running sum along the row then gives position + 1 of the area holding each centre.
+        value = np.zeros((ny, width), dtype=np.int32)
+        flat_value = value.ravel()
+        start, end = row * width + c0, row * width + c1
+        overlapping = _runs_overlap(row, c0, c1)
+        if overlapping:
+            np.add.at(flat_value, start, own + 1)
+            np.add.at(flat_value, end, -(own + 1))
+        else:
+            flat_value[start] = own + 1  # run starts are distinct within a level
+            flat_value[end] -= own + 1  # and so are run ends
+        np.cumsum(value, axis=1, out=value)
+        inside = value[:, :nx]
 
-        overlap = inside_count > 1
-        if overlap.any():
-            # Overlapping areas of one level: every area holding the centre becomes a candidate.
+        if overlapping:
+            # Overlapping areas of one level: every area holding a doubly held centre is a candidate there.
+            count = np.zeros((ny, width), dtype=np.int32)
+            np.add.at(count.ravel(), start, 1)
+            np.add.at(count.ravel(), end, -1)
+            np.cumsum(count, axis=1, out=count)
+            overlap = count[:, :nx] > 1
+            del count
             ov = np.zeros((ny, width), dtype=np.int32)
             np.cumsum(overlap, axis=1, out=ov[:, 1:])
             hits = ov[row, c1] - ov[row, c0] > 0
+            del ov
             k, off = _expand((c1 - c0)[hits])
             r_k, c_k = row[hits][k], c0[hits][k] + off
-            on = overlap[r_k, c_k] & (grid[r_k, c_k] < 0)
-            test_cells.append(r_k[on] * nx + c_k[on])
-            test_owner.append(own[hits][k][on])
+            keep = overlap[r_k, c_k] & (grid[r_k, c_k] < 0)
+            test_cells.append(r_k[keep] * nx + c_k[keep])
+            test_owner.append(own[hits][k][keep])
             boundary |= overlap
-            del ov
+            del overlap
 
         # Cells this level wholly covers, not settled by a finer level: settled now.
-        settle = (inside_count == 1) & ~boundary & (grid < 0)
-        grid[settle] = inside_value[settle] - 1
+        settle = inside > 0
+        settle &= ~boundary
+        settle &= grid < 0
+        grid[settle] = inside[settle] - 1
+        del settle
 
-        # Cells this level's edges touch (still open): the touching areas, and the one area holding
-        # the centre if any, are candidates.
+        # Open cells this level's edges touch: the touching areas, and the area holding the
+        # centre if any, are candidates.
         open_touched = cells[touched] < 0
         test_cells.append(touched[open_touched])
         test_owner.append(t_owner[open_touched])
-        centre = boundary & (inside_count == 1) & (grid < 0)
+        centre = boundary
+        centre &= inside > 0
+        centre &= grid < 0
         test_cells.append(np.flatnonzero(centre))
-        test_owner.append(inside_value[centre] - 1)
-        del boundary, count, value, count2, value2, inside_count, inside_value, overlap, settle, centre
+        test_owner.append(inside[centre] - 1)
+        del boundary, centre, value, flat_value, inside
 
     return _candidate_lists(x0, y0, sx, sy, nx, ny, cells, test_cells, test_owner, len(geoms))
 

@@ -1,25 +1,28 @@
 """A synthetic but plausible demo geography for 南浔区 (Nanxun District, Huzhou, Zhejiang).
 
 Pure module (no Django): ``build_district(seed)`` deterministically builds the district outline
-(about 700 km²), its 10 towns, about 250 villages/communities, exactly 624 grids and exactly
-5,421 micro-grids, every level tiling its parent exactly.
+(700 km²), its 10 towns, 250 villages/communities, exactly 624 grids and exactly 5,421
+micro-grids, every level tiling its parent exactly.
 
-How: sites are spread in a "uniform" plane (constrained Lloyd relaxation, the district shape
-filled by exactly 5,421 sites, a band of extra sites around it); their Voronoi diagram (built from
-the Delaunay triangulation so every vertex and edge has one identity) is the micro-grid graph.
-Every Voronoi edge is densified and wiggled once, then every vertex goes through one position-only
-map: smooth noise, a warp that packs cells densely around town seats (urban micro-grids are
-smaller) and a scale to the target area. Shared vertices are one array entry, so neighbours
-match bit for bit; parents are coverage unions of their children. Towns grow from their seats by
-a noisy multi-source Dijkstra; grids and villages are k-means seeded Dijkstra regions, so every
-unit is edge-connected.
+How it works, in a local km frame:
+
+* the outline is a buffered hull of the town seats pushed about by smooth noise;
+* exactly 5,421 sites fill it (a band of extra sites rings it), denser around town seats, and are
+  relaxed by a density-weighted Lloyd iteration that keeps each class on its side of the outline;
+* their Voronoi diagram, built from the Delaunay triangulation so that every corner and edge has
+  one identity, is the micro-grid graph; each edge is densified and wiggled once, then every
+  vertex goes through one position-only map (smooth noise, scale to the target area, lon/lat).
+  A shared vertex is one array entry, so neighbours match bit for bit, and parents are coverage
+  unions of their children;
+* towns grow from their seats (noisy multi-source Dijkstra); grids and villages are k-means
+  seeded Dijkstra regions, size-balanced; every unit is therefore edge-connected.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +42,9 @@ TARGET_AREA_KM2 = 700.0
 KM_PER_DEG = 111.32  # same convention as pingan.geo.measure
 LON0, LAT0 = 120.30, 30.78  # origin of the local km frame (middle of the district)
 KM_PER_DEG_LON = KM_PER_DEG * math.cos(math.radians(LAT0))
+VERTEX_DENSITY = 14.0  # edge points per local site spacing: sets a micro-grid's vertex count
+LEVELS = ("district", "town", "village", "grid", "microgrid")
+DEV_ZONE_CODE = "330503500"
 
 #: (code, name_zh, name_en, local_code) of the district's towns / subdistricts, in code order.
 TOWNS: list[tuple[str, str, str, bool]] = [
@@ -51,42 +57,40 @@ TOWNS: list[tuple[str, str, str, bool]] = [
     ("330503106", "和孚镇", "Hefu Town", False),
     ("330503107", "千金镇", "Qianjin Town", False),
     ("330503108", "石淙镇", "Shicong Town", False),
-    ("330503500", "南浔经济开发区(东迁街道)", "Nanxun Economic Development Zone (Dongqian Subdistrict)", True),
+    (DEV_ZONE_CODE, "南浔经济开发区(东迁街道)", "Nanxun Economic Development Zone (Dongqian Subdistrict)", True),
 ]
 
 
 @dataclass(frozen=True)
 class _TownSpec:
-    """Where a town's seat is (lon, lat), its rough target area, its urban density and communities."""
+    """A town's seat (lon, lat), rough target area, urban core and number of communities."""
 
     lon: float
     lat: float
     area_km2: float
-    warp: float  # 0..1: how strongly cells are packed around the seat
-    sigma_km: float  # radius of the packed (urban) core
+    boost: float  # extra micro-grid density at the seat (1 + boost times the rural density)
+    core_km: float  # radius of the dense urban core
     communities: int
 
 
 _TOWN_SPECS: dict[str, _TownSpec] = {
-    "330503100": _TownSpec(120.430, 30.875, 135, 0.68, 2.2, 9),
-    "330503101": _TownSpec(120.335, 30.755, 88, 0.60, 1.6, 4),
-    "330503102": _TownSpec(120.400, 30.720, 90, 0.60, 1.6, 4),
-    "330503103": _TownSpec(120.285, 30.700, 55, 0.50, 1.2, 2),
-    "330503104": _TownSpec(120.465, 30.800, 48, 0.50, 1.2, 2),
-    "330503105": _TownSpec(120.185, 30.725, 85, 0.60, 1.5, 4),
-    "330503106": _TownSpec(120.175, 30.812, 80, 0.52, 1.3, 2),
-    "330503107": _TownSpec(120.235, 30.760, 52, 0.50, 1.2, 2),
-    "330503108": _TownSpec(120.280, 30.830, 40, 0.48, 1.1, 2),
-    "330503500": _TownSpec(120.372, 30.858, 45, 0.58, 1.5, 5),
+    "330503100": _TownSpec(120.430, 30.875, 135, 6.0, 1.6, 9),
+    "330503101": _TownSpec(120.335, 30.755, 88, 3.5, 1.1, 4),
+    "330503102": _TownSpec(120.400, 30.720, 90, 3.5, 1.1, 4),
+    "330503103": _TownSpec(120.285, 30.700, 55, 2.0, 0.8, 2),
+    "330503104": _TownSpec(120.465, 30.800, 48, 2.0, 0.8, 2),
+    "330503105": _TownSpec(120.185, 30.725, 85, 3.5, 1.1, 4),
+    "330503106": _TownSpec(120.175, 30.812, 80, 2.5, 0.9, 2),
+    "330503107": _TownSpec(120.235, 30.760, 52, 2.0, 0.8, 2),
+    "330503108": _TownSpec(120.280, 30.830, 40, 2.0, 0.8, 2),
+    DEV_ZONE_CODE: _TownSpec(120.372, 30.858, 45, 3.5, 1.2, 5),
 }
-
-VERTEX_DENSITY = 14.0  # edge points per site spacing: sets the vertex count of a micro-grid
-LEVELS = ("district", "town", "village", "grid", "microgrid")
 
 
 @dataclass
 class SynthArea:
-    """One generated area; ``local_code`` marks codes not taken from a published table."""
+    """One generated area; ``local_code`` marks codes not taken from a published table (the
+    development zone's, and so everything under it)."""
 
     code: str
     level: str
@@ -105,7 +109,7 @@ class SynthDistrict:
     outline: Polygon
 
     def shapes(self) -> list[AreaShape]:
-        """The areas as ``AreaShape`` records for the locate index."""
+        """The areas as ``AreaShape`` records (for the locate index)."""
         return [AreaShape(code=a.code, level=a.level, parent_code=a.parent_code, geometry=a.geometry) for a in self.areas]
 
     def by_level(self, level: str) -> list[SynthArea]:
@@ -114,10 +118,10 @@ class SynthDistrict:
 
 
 # --------------------------------------------------------------------------------------------
-# coordinates
+# coordinates and fields
 
 
-def _lonlat_to_km(lon: np.ndarray | float, lat: np.ndarray | float) -> tuple[Any, Any]:
+def _lonlat_to_km(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     return (np.asarray(lon) - LON0) * KM_PER_DEG_LON, (np.asarray(lat) - LAT0) * KM_PER_DEG
 
 
@@ -126,15 +130,10 @@ def _km_to_lonlat(xy: np.ndarray) -> np.ndarray:
 
 
 def local_area_km2(geom: shapely.Geometry) -> float:
-    """Area in km² of a WGS-84 geometry (equirectangular at its centroid, like ``geo.measure``)."""
+    """Area in km² of a WGS-84 geometry (equirectangular at its centroid, as ``geo.measure``)."""
     if geom.is_empty:
         return 0.0
-    k = math.cos(math.radians(geom.centroid.y)) * KM_PER_DEG
-    return float(geom.area) * k * KM_PER_DEG
-
-
-# --------------------------------------------------------------------------------------------
-# noise
+    return float(geom.area) * math.cos(math.radians(geom.centroid.y)) * KM_PER_DEG * KM_PER_DEG
 
 
 class _Noise:
@@ -149,42 +148,45 @@ class _Noise:
                 k = 2 * math.pi / (wavelength * rng.uniform(0.8, 1.25, size=2))
                 ks.append(np.column_stack([np.cos(angle) * k, np.sin(angle) * k]))
                 amps.append(amplitude / math.sqrt(waves))
-        self.k = np.stack(ks)  # (W, 2 components, 2 dims)
+        self.k = np.stack(ks)  # (waves, component, dim)
         self.phase = rng.uniform(0, 2 * math.pi, size=(len(amps), 2))
         self.amp = np.asarray(amps)
 
     def __call__(self, xy: np.ndarray) -> np.ndarray:
-        out = np.empty_like(xy)
+        out = np.empty_like(xy, dtype=float)
         for c in range(2):
-            arg = xy @ self.k[:, c, :].T + self.phase[:, c]
-            out[:, c] = np.sin(arg) @ self.amp
+            out[:, c] = np.sin(xy @ self.k[:, c, :].T + self.phase[:, c]) @ self.amp
         return out
 
 
-def _warp(xy: np.ndarray, centres: np.ndarray, strengths: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
-    """Pull points towards each centre (injective for strength < 1): dense cores around seats."""
-    out = xy.copy()
-    for c, a, s in zip(centres, strengths, sigmas, strict=True):
-        d = out - c
-        r2 = (d * d).sum(axis=1) / (s * s)
-        out = c + d * (1 - a * np.exp(-r2))[:, None]
-    return out
+def _seats_km() -> np.ndarray:
+    specs = [_TOWN_SPECS[t[0]] for t in TOWNS]
+    x, y = _lonlat_to_km([s.lon for s in specs], [s.lat for s in specs])
+    return np.column_stack([x, y])
+
+
+def _density_field(seats: np.ndarray, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
+    """Relative micro-grid density (sites per km²): peaks at town seats, mild rural variation."""
+    specs = [_TOWN_SPECS[t[0]] for t in TOWNS]
+    boost = np.array([s.boost for s in specs])
+    core = np.array([s.core_km for s in specs])
+    wobble = _Noise(rng, [(9.0, 0.18), (4.0, 0.12)], waves=2)
+
+    def density(xy: np.ndarray) -> np.ndarray:
+        d2 = ((xy[:, None, :] - seats[None, :, :]) ** 2).sum(axis=2)
+        return (1 + (boost * np.exp(-d2 / (2 * core * core))).sum(axis=1)) * np.exp(wobble(xy)[:, 0])
+
+    return density
 
 
 # --------------------------------------------------------------------------------------------
 # outline and sites
 
 
-def _seats_km() -> np.ndarray:
-    specs = [_TOWN_SPECS[t[0]] for t in TOWNS]
-    x, y = _lonlat_to_km(np.array([s.lon for s in specs]), np.array([s.lat for s in specs]))
-    return np.column_stack([x, y])
-
-
 def _outline(rng: np.random.Generator, seats: np.ndarray) -> Polygon:
     """A natural-looking district shape of TARGET_AREA_KM2 around all seats (km frame)."""
     hull = shapely.convex_hull(shapely.multipoints(seats))
-    for _attempt in range(50):
+    for _attempt in range(100):
         field = _Noise(rng, [(24.0, 1.5), (12.0, 0.6), (6.0, 0.22), (2.8, 0.07), (1.3, 0.02)], waves=2)
 
         def make(d: float, field: _Noise = field) -> Polygon:
@@ -195,10 +197,7 @@ def _outline(rng: np.random.Generator, seats: np.ndarray) -> Polygon:
         lo, hi = 1.0, 10.0
         for _ in range(24):
             mid = (lo + hi) / 2
-            if make(mid).area < TARGET_AREA_KM2:
-                lo = mid
-            else:
-                hi = mid
+            lo, hi = (mid, hi) if make(mid).area < TARGET_AREA_KM2 else (lo, mid)
         shape = make((lo + hi) / 2)
         if not shape.is_valid:
             continue
@@ -208,42 +207,78 @@ def _outline(rng: np.random.Generator, seats: np.ndarray) -> Polygon:
     raise RuntimeError("could not draw a district outline")  # pragma: no cover
 
 
-def _sample_in(region: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n uniform random points inside a polygon (rejection sampling)."""
+def _sample_in(
+    region: shapely.Geometry, n: int, rng: np.random.Generator, density: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """n random points inside a polygon, distributed by ``density`` (rejection sampling)."""
     x0, y0, x1, y1 = region.bounds
     shapely.prepare(region)
     out: list[np.ndarray] = []
     have = 0
     while have < n:
-        pts = rng.uniform([x0, y0], [x1, y1], size=(max(2 * n, 1000), 2))
+        pts = rng.uniform([x0, y0], [x1, y1], size=(max(20 * n, 20_000), 2))
         pts = pts[shapely.contains_xy(region, pts[:, 0], pts[:, 1])]
+        q = density(pts)
+        pts = pts[rng.uniform(0, q.max(), size=len(q)) < q]
         out.append(pts)
         have += len(pts)
     return np.concatenate(out)[:n]
 
 
-def _relaxed_sites(outline: Polygon, rng: np.random.Generator, iterations: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Exactly N_MICROGRIDS sites inside ``outline`` plus a ring of band sites, Lloyd-relaxed
-    with each class kept on its side of the outline (so the Voronoi cells trace the shape)."""
-    cell = outline.area / N_MICROGRIDS
-    h = math.sqrt(cell * 2 / math.sqrt(3))
+def _weighted_centroids(polys: np.ndarray, weight: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Centroids of polygons under a point weight (fan triangles, weight at each one's centroid)."""
+    parts, owner_of_part = shapely.get_parts(shapely.orient_polygons(polys), return_index=True)
+    rings, part_of_ring = shapely.get_rings(parts, return_index=True)
+    xy, ring_of_xy = shapely.get_coordinates(rings, return_index=True)
+    same = ring_of_xy[:-1] == ring_of_xy[1:]
+    p, q = xy[:-1][same], xy[1:][same]
+    owner = owner_of_part[part_of_ring[ring_of_xy[:-1][same]]]
+    anchor = shapely.get_coordinates(shapely.centroid(polys))[owner]
+    u, v = p - anchor, q - anchor
+    area = 0.5 * (u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+    mid = (anchor + p + q) / 3
+    w = area * weight(mid)
+    total = np.bincount(owner, weights=w, minlength=len(polys))
+    cx = np.bincount(owner, weights=w * mid[:, 0], minlength=len(polys))
+    cy = np.bincount(owner, weights=w * mid[:, 1], minlength=len(polys))
+    return np.column_stack([cx / total, cy / total])
+
+
+def _relaxed_sites(
+    outline: Polygon, density: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator, iterations: int = 6
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exactly N_MICROGRIDS sites inside ``outline`` plus a ring of band sites, relaxed by a
+    density-weighted Lloyd iteration with each class kept on its side of the outline (so the
+    Voronoi cells of the inside sites trace the shape)."""
+    h = math.sqrt(outline.area / N_MICROGRIDS * 2 / math.sqrt(3))
     band = outline.buffer(3 * h).difference(outline)
-    inside = _sample_in(outline, N_MICROGRIDS, rng)
-    outside = _sample_in(band, round(band.area / cell), rng)
+    inside = _sample_in(outline, N_MICROGRIDS, rng, density)
+    probe_in = _sample_in(outline, 4000, rng, lambda xy: np.ones(len(xy)))
+    probe_band = _sample_in(band, 4000, rng, lambda xy: np.ones(len(xy)))
+    ratio = density(probe_band).mean() * band.area / (density(probe_in).mean() * outline.area)
+    outside = _sample_in(band, round(N_MICROGRIDS * ratio), rng, density)
     x0, y0, x1, y1 = outline.buffer(20 * h).bounds
     frame = shapely.box(x0, y0, x1, y1)
-    shapely.prepare(outline)
-    shapely.prepare(band)
+
+    def weight(xy: np.ndarray) -> np.ndarray:
+        return density(xy) ** 2  # CVT point density goes as weight ** (1/2)
+
+    regions = [(outline, outline.boundary), (band, band.boundary)]
+    for region, edge in regions:
+        shapely.prepare(region)
+        shapely.prepare(edge)
     for _ in range(iterations):
         pts = np.vstack([inside, outside])
         cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame, ordered=True))
         new = []
-        for region, part in ((outline, cells[: len(inside)]), (band, cells[len(inside) :])):
-            clipped = shapely.intersection(part, region)
-            cent = shapely.get_coordinates(shapely.centroid(clipped))
+        for (region, edge), part in zip(regions, (cells[: len(inside)], cells[len(inside) :]), strict=True):
+            part = part.copy()
+            cross = shapely.intersects(part, edge)
+            part[cross] = shapely.intersection(part[cross], region)
+            cent = _weighted_centroids(part, weight)
             bad = ~shapely.contains_xy(region, cent[:, 0], cent[:, 1])
             if bad.any():
-                cent[bad] = shapely.get_coordinates(shapely.point_on_surface(clipped[bad]))
+                cent[bad] = shapely.get_coordinates(shapely.point_on_surface(part[bad]))
             new.append(cent)
         inside, outside = new
     return inside, outside
@@ -255,15 +290,13 @@ def _relaxed_sites(outline: Polygon, rng: np.random.Generator, iterations: int =
 
 @dataclass
 class _Graph:
-    """Voronoi cells of the inside sites: rings of vertex ids, unique edges, adjacency."""
+    """Voronoi cells of the inside sites: rings of vertex ids, adjacency, cell areas."""
 
-    sites: np.ndarray  # (n, 2) uniform-plane sites of the cells
-    vertices: np.ndarray  # (V, 2) uniform-plane positions (triangle circumcentres, then edge points)
-    rings: list[list[int]]  # per cell, ring vertex ids (CCW, not closed)
-    edge_cells: np.ndarray  # (E, 2) site ids either side of each edge (second may be a band site)
-    cell_edges: list[list[int]]
+    sites: np.ndarray  # (n, 2) km
+    vertices: np.ndarray  # (V, 2) km: Voronoi corners (triangle circumcentres), then edge points
+    rings: list[list[int]]  # per cell, its ring's vertex ids (CCW, not closed)
     adjacency: list[list[int]]  # cell → neighbouring cells (inside only)
-    corner_count: int  # vertex ids below this are Voronoi corners, the rest are edge points
+    corner_count: int  # vertex ids below this are Voronoi corners, the rest edge points
 
 
 def _circumcentres(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
@@ -271,14 +304,12 @@ def _circumcentres(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     cx, cy = c[:, 0] - a[:, 0], c[:, 1] - a[:, 1]
     d = 2 * (bx * cy - by * cx)
     b2, c2 = bx * bx + by * by, cx * cx + cy * cy
-    ux = (cy * b2 - by * c2) / d
-    uy = (bx * c2 - cx * b2) / d
-    return np.column_stack([a[:, 0] + ux, a[:, 1] + uy])
+    return np.column_stack([a[:, 0] + (cy * b2 - by * c2) / d, a[:, 1] + (bx * c2 - cx * b2) / d])
 
 
-def _graph(inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator, spacing: float) -> _Graph:
-    """Voronoi of all sites via Delaunay; keep the cells of the inside sites; densify and wiggle
-    every edge once (in the uniform plane) so both neighbours share the very same points."""
+def _graph(inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator) -> _Graph:
+    """Voronoi of all sites via their Delaunay triangulation; keep the cells of the inside sites;
+    densify and wiggle every edge once, so both neighbours share the very same points."""
     n = len(inside)
     pts = np.vstack([inside, outside])
     index = {xy: i for i, xy in enumerate(map(tuple, pts.tolist()))}
@@ -289,15 +320,15 @@ def _graph(inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator, sp
     tri[cw] = tri[cw][:, [0, 2, 1]]
     centres = _circumcentres(pts[tri[:, 0]], pts[tri[:, 1]], pts[tri[:, 2]])
 
-    # around each inside site: next[j] = (k, t) for CCW triangle t = (i, j, k)
-    nxt: list[dict[int, tuple[int, int]]] = [{} for _ in range(n)]
+    # around each inside site i: fan[i][j] = (k, t) for the CCW triangle t = (i, j, k)
+    fan: list[dict[int, tuple[int, int]]] = [{} for _ in range(n)]
     for t, (p, q, r) in enumerate(tri.tolist()):
         if p < n:
-            nxt[p][q] = (r, t)
+            fan[p][q] = (r, t)
         if q < n:
-            nxt[q][r] = (p, t)
+            fan[q][r] = (p, t)
         if r < n:
-            nxt[r][p] = (q, t)
+            fan[r][p] = (q, t)
 
     edge_id: dict[tuple[int, int], int] = {}
     edge_tris: list[tuple[int, int]] = []
@@ -305,17 +336,15 @@ def _graph(inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator, sp
     cell_tris: list[list[int]] = []
     cell_edges: list[list[int]] = []
     for i in range(n):
-        fan = nxt[i]
-        j0 = min(fan)
+        j0 = min(fan[i])
         j, tris, edges = j0, [], []
         while True:
-            k, t = fan[j]
+            k, t = fan[i][j]
             tris.append(t)
             key = (min(i, k), max(i, k))
             if key not in edge_id:
                 edge_id[key] = len(edge_tris)
-                t2 = fan[k][1]
-                edge_tris.append((t, t2))
+                edge_tris.append((t, fan[i][k][1]))
                 edge_cells.append((i, k))
             edges.append(edge_id[key])
             j = k
@@ -324,38 +353,36 @@ def _graph(inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator, sp
         cell_tris.append(tris)
         cell_edges.append(edges)
 
-    # densify + wiggle each edge once
+    # local spacing from the cells' areas, so small (urban) cells get as many points as big ones
+    cell_area = shapely.area(_polygon_array(centres, cell_tris))
+    ec = np.asarray(edge_cells)
+    other = np.where(ec[:, 1] < n, ec[:, 1], ec[:, 0])
+    spacing = np.sqrt((cell_area[ec[:, 0]] + cell_area[other]) / math.sqrt(3)) / VERTEX_DENSITY
+
     et = np.asarray(edge_tris)
     p0, p1 = centres[et[:, 0]], centres[et[:, 1]]
     vec = p1 - p0
     length = np.hypot(vec[:, 0], vec[:, 1])
     segs = np.maximum(2, np.ceil(length / spacing)).astype(np.int64)
     segs[length < 1e-9] = 1
-    modes = np.arange(1, 5)
-    coef = rng.uniform(-1, 1, size=(len(et), len(modes))) * (0.075 / modes**2)
+    modes = np.arange(1, 6)
+    coef = rng.uniform(-1, 1, size=(len(et), len(modes))) * (0.12 / modes**1.5)
     counts = segs - 1
     owner = np.repeat(np.arange(len(et)), counts)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    local = np.arange(counts.sum()) - np.repeat(starts, counts) + 1
-    t = local / segs[owner]
-    normal = np.column_stack([-vec[:, 1], vec[:, 0]])  # length-scaled normal
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    t = (np.arange(counts.sum()) - np.repeat(starts, counts) + 1) / segs[owner]
+    normal = np.column_stack([-vec[:, 1], vec[:, 0]])  # scaled by the edge's length
     offset = (np.sin(np.pi * t[:, None] * modes[None, :]) * coef[owner]).sum(axis=1)
-    mid = p0[owner] + vec[owner] * t[:, None] + normal[owner] * offset[:, None]
-    base = len(centres)
-    edge_first = base + starts
-    vertices = np.vstack([centres, mid])
+    points = p0[owner] + vec[owner] * t[:, None] + normal[owner] * offset[:, None]
+    first = len(centres) + starts
 
     rings: list[list[int]] = []
     for tris, edges in zip(cell_tris, cell_edges, strict=True):
         ring: list[int] = []
-        m = len(tris)
-        for s in range(m):
-            ta, e = tris[s], edges[s]
+        for ta, e in zip(tris, edges, strict=True):
             ring.append(ta)
-            inner = list(range(edge_first[e], edge_first[e] + counts[e]))
-            if edge_tris[e][0] != ta:
-                inner.reverse()
-            ring.extend(inner)
+            inner = range(first[e], first[e] + counts[e])
+            ring.extend(inner if edge_tris[e][0] == ta else reversed(inner))
         rings.append(ring)
 
     adjacency: list[list[int]] = [[] for _ in range(n)]
@@ -363,64 +390,82 @@ def _graph(inside: np.ndarray, outside: np.ndarray, rng: np.random.Generator, sp
         if k < n:
             adjacency[i].append(k)
             adjacency[k].append(i)
-    return _Graph(inside, vertices, rings, np.asarray(edge_cells), cell_edges, adjacency, base)
+    return _Graph(inside, np.vstack([centres, points]), rings, adjacency, len(centres))
+
+
+def _straighten(graph: _Graph, cell: int) -> None:
+    """Put the edge points of one cell back on straight lines between its corners (this changes
+    the shared edges for both neighbours at once)."""
+    ring = graph.rings[cell]
+    corners = [i for i, v in enumerate(ring) if v < graph.corner_count]
+    for a, b in zip(corners, [*corners[1:], len(ring)], strict=True):
+        p0, p1 = graph.vertices[ring[a]], graph.vertices[ring[b % len(ring)]]
+        for s in range(a + 1, b):
+            graph.vertices[ring[s]] = p0 + (p1 - p0) * ((s - a) / (b - a))
 
 
 # --------------------------------------------------------------------------------------------
 # partitioning
 
+_Adjacency = Sequence[Sequence[tuple[int, float]]]
 
-def _dijkstra(
-    adjacency: Sequence[Sequence[int]],
-    pos: np.ndarray,
-    sources: Sequence[int],
-    factor: Sequence[float] | None = None,
-    node_cost: np.ndarray | None = None,
-) -> np.ndarray:
-    """Label every node with the source whose weighted geodesic reaches it first; each label's
-    nodes form a tree of shortest-path parents, hence are connected."""
-    n = len(adjacency)
-    label = np.full(n, -1, dtype=np.int64)
-    heap: list[tuple[float, int, int]] = [(0.0, s, lab) for lab, s in enumerate(sources)]
+
+def _weighted(adjacency: Sequence[Sequence[int]], pos: np.ndarray, node_cost: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+    """Edge lengths between neighbours, optionally times the mean of the two nodes' costs."""
+    out: list[list[tuple[int, float]]] = []
+    for u, nbs in enumerate(adjacency):
+        row = []
+        for v in nbs:
+            w = math.dist(pos[u], pos[v])
+            if node_cost is not None:
+                w *= (node_cost[u] + node_cost[v]) / 2
+            row.append((v, w))
+        out.append(row)
+    return out
+
+
+def _dijkstra(adjacency: _Adjacency, sources: Sequence[int], offsets: Sequence[float] | None = None) -> np.ndarray:
+    """Label every node with the source whose geodesic (plus the source's head start offset)
+    reaches it first. Sources keep their own label; each label's nodes form a tree of
+    shortest-path parents, hence are connected."""
+    label = [-1] * len(adjacency)
+    source_of = {s: lab for lab, s in enumerate(sources)}
+    heap = [(offsets[lab] if offsets is not None else 0.0, s, lab) for lab, s in enumerate(sources)]
     heapq.heapify(heap)
     while heap:
         d, u, lab = heapq.heappop(heap)
-        if label[u] >= 0:
+        if label[u] >= 0 or source_of.get(u, lab) != lab:
             continue
         label[u] = lab
-        f = factor[lab] if factor is not None else 1.0
-        for v in adjacency[u]:
+        for v, w in adjacency[u]:
             if label[v] < 0:
-                w = math.dist(pos[u], pos[v])
-                if node_cost is not None:
-                    w *= (node_cost[u] + node_cost[v]) / 2
-                heapq.heappush(heap, (d + w * f, v, lab))
-    return label
+                heapq.heappush(heap, (d + w, v, lab))
+    return np.asarray(label, dtype=np.int64)
 
 
-def _kmeans_sources(pos: np.ndarray, k: int, rng: np.random.Generator, weight: np.ndarray | None = None) -> list[int]:
-    """k distinct nodes near weighted k-means centres (k-means++ start, a few Lloyd steps)."""
+def _kmeans_sources(pos: np.ndarray, k: int, rng: np.random.Generator, weight: np.ndarray) -> list[int]:
+    """k distinct nodes nearest to weighted k-means centres (k-means++ start, Lloyd steps)."""
     n = len(pos)
     if k >= n:
         return list(range(n))
-    w = np.ones(n) if weight is None else weight.astype(float)
-    centres = [pos[rng.choice(n, p=w / w.sum())]]
-    d2 = ((pos - centres[0]) ** 2).sum(axis=1)
-    for _ in range(1, k):
+    w = weight.astype(float)
+    cen = np.empty((k, 2))
+    cen[0] = pos[rng.choice(n, p=w / w.sum())]
+    d2 = ((pos - cen[0]) ** 2).sum(axis=1)
+    for j in range(1, k):
         p = w * d2
-        centres.append(pos[rng.choice(n, p=p / p.sum())] if p.sum() > 0 else pos[rng.integers(n)])
-        d2 = np.minimum(d2, ((pos - centres[-1]) ** 2).sum(axis=1))
-    cen = np.array(centres)
-    for _ in range(25):
+        cen[j] = pos[rng.choice(n, p=p / p.sum())]
+        d2 = np.minimum(d2, ((pos - cen[j]) ** 2).sum(axis=1))
+    for _ in range(20):
         lab = ((pos[:, None, :] - cen[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
-        for j in range(k):
-            m = lab == j
-            if m.any():
-                cen[j] = (pos[m] * w[m, None]).sum(axis=0) / w[m].sum()
+        mass = np.bincount(lab, weights=w, minlength=k)
+        has = mass > 0
+        for c in range(2):
+            cen[has, c] = np.bincount(lab, weights=w * pos[:, c], minlength=k)[has] / mass[has]
     used: set[int] = set()
     out: list[int] = []
     for j in range(k):
-        for idx in np.argsort(((pos - cen[j]) ** 2).sum(axis=1)).tolist():
+        for idx in np.argsort(((pos - cen[j]) ** 2).sum(axis=1), kind="stable").tolist():
             if idx not in used:
                 used.add(idx)
                 out.append(idx)
@@ -428,79 +473,67 @@ def _kmeans_sources(pos: np.ndarray, k: int, rng: np.random.Generator, weight: n
     return out
 
 
-def _connected_after_removal(members: set[int], drop: int, adjacency: Sequence[Sequence[int]]) -> bool:
+def _connected_without(members: set[int], drop: int, adjacency: Sequence[Sequence[int]]) -> bool:
     rest = members - {drop}
     if not rest:
         return False
-    start = next(iter(rest))
+    start = min(rest)
     seen, stack = {start}, [start]
     while stack:
-        u = stack.pop()
-        for v in adjacency[u]:
+        for v in adjacency[stack.pop()]:
             if v in rest and v not in seen:
                 seen.add(v)
                 stack.append(v)
     return len(seen) == len(rest)
 
 
-def _balance(label: np.ndarray, adjacency: Sequence[Sequence[int]], weight: np.ndarray, lo: float, hi: float) -> None:
-    """Move boundary nodes from heavy to light neighbouring regions while keeping regions connected."""
+def _balance(label: np.ndarray, adjacency: Sequence[Sequence[int]], lo: int, hi: int) -> None:
+    """Move boundary nodes from big to small neighbouring regions (keeping every region connected)
+    until region sizes lie within [lo, hi] or nothing more can move."""
     k = int(label.max()) + 1
     members = [set(np.flatnonzero(label == j).tolist()) for j in range(k)]
-    size = np.array([weight[list(m)].sum() for m in members])
-    for _ in range(6):
+    size = np.array([len(m) for m in members])
+
+    def move(u: int, src: int, dst: int) -> None:
+        members[src].discard(u)
+        members[dst].add(u)
+        label[u] = dst
+        size[src] -= 1
+        size[dst] += 1
+
+    for _ in range(8):
         moved = False
-        for j in np.argsort(-size).tolist():
-            if size[j] <= hi:
-                continue
+        for j in np.argsort(-size, kind="stable").tolist():
             for u in sorted(members[j]):
                 if size[j] <= hi:
                     break
-                targets = sorted({int(label[v]) for v in adjacency[u]} - {j}, key=lambda x: size[x])
-                if not targets or size[targets[0]] + weight[u] > size[j] - weight[u]:
-                    continue
-                if _connected_after_removal(members[j], u, adjacency):
-                    tgt = targets[0]
-                    members[j].discard(u)
-                    members[tgt].add(u)
-                    label[u] = tgt
-                    size[j] -= weight[u]
-                    size[tgt] += weight[u]
+                dst = sorted({int(label[v]) for v in adjacency[u]} - {j}, key=lambda x: (size[x], x))
+                if dst and size[dst[0]] + 1 < size[j] and _connected_without(members[j], u, adjacency):
+                    move(u, j, dst[0])
                     moved = True
-        for j in np.argsort(size).tolist():
+        for j in np.argsort(size, kind="stable").tolist():
             while size[j] < lo:
-                cands = sorted(
-                    {v for u in members[j] for v in adjacency[u] if label[v] != j},
-                    key=lambda v: -size[label[v]],
+                cands = sorted({v for u in members[j] for v in adjacency[u] if label[v] != j}, key=lambda v: (-size[label[v]], v))
+                src = next(
+                    (v for v in cands if size[label[v]] > size[j] + 1 and _connected_without(members[label[v]], v, adjacency)),
+                    None,
                 )
-                done = False
-                for v in cands:
-                    src = int(label[v])
-                    if size[src] - weight[v] >= size[j] + weight[v] and _connected_after_removal(members[src], v, adjacency):
-                        members[src].discard(v)
-                        members[j].add(v)
-                        label[v] = j
-                        size[src] -= weight[v]
-                        size[j] += weight[v]
-                        moved = done = True
-                        break
-                if not done:
+                if src is None:
                     break
+                move(src, int(label[src]), j)
+                moved = True
         if not moved:
             break
 
 
 def _apportion(weights: Sequence[float], total: int, lo: Sequence[int], hi: Sequence[int] | None = None) -> list[int]:
-    """Split ``total`` seats by weight (D'Hondt), each between lo and hi."""
+    """Split ``total`` seats by weight (D'Hondt), each share between lo and hi."""
     alloc = list(lo)
     caps = list(hi) if hi is not None else [total] * len(weights)
-    if sum(alloc) > total or sum(caps) < total:
+    if sum(alloc) > total or sum(caps) < total or any(a > c for a, c in zip(alloc, caps, strict=True)):
         raise ValueError("cannot apportion within bounds")
     while sum(alloc) < total:
-        best = max(
-            (i for i in range(len(weights)) if alloc[i] < caps[i]),
-            key=lambda i: (weights[i] / (alloc[i] + 1), -i),
-        )
+        best = max((i for i in range(len(weights)) if alloc[i] < caps[i]), key=lambda i: (weights[i] / (alloc[i] + 1), -i))
         alloc[best] += 1
     return alloc
 
@@ -578,7 +611,7 @@ def _sub_rng(seed: int, stream: int) -> np.random.Generator:
 
 
 def _polygon_array(vertices: np.ndarray, rings: Sequence[Sequence[int]]) -> np.ndarray:
-    idx = np.concatenate([np.append(r, r[0]) for r in rings])
+    idx = np.concatenate([[*r, r[0]] for r in rings])
     ring_no = np.repeat(np.arange(len(rings)), [len(r) + 1 for r in rings])
     return shapely.polygons(shapely.linearrings(vertices[idx], indices=ring_no))
 
@@ -588,151 +621,142 @@ def _bearing(points: np.ndarray, centre: Sequence[float]) -> np.ndarray:
     return np.mod(np.arctan2(points[:, 0] - centre[0], points[:, 1] - centre[1]), 2 * math.pi)
 
 
-def _union(geoms: Sequence[shapely.Geometry]) -> Polygon | MultiPolygon:
+def _union(geoms: Sequence[shapely.Geometry] | np.ndarray) -> Polygon | MultiPolygon:
     out = shapely.coverage_union_all(np.asarray(geoms, dtype=object))
-    if out.geom_type not in ("Polygon", "MultiPolygon"):  # pragma: no cover
+    if not isinstance(out, Polygon | MultiPolygon):  # pragma: no cover
         raise RuntimeError(f"union gave {out.geom_type}")
     return out
 
 
-def build_district(seed: int = 330503) -> SynthDistrict:
-    """Build the whole synthetic district, deterministically from ``seed``."""
+def _partition(
+    pos: np.ndarray, area: np.ndarray, adjacency: Sequence[Sequence[int]], k: int, rng: np.random.Generator, lo: int, hi: int
+) -> np.ndarray:
+    """Split connected nodes into k connected, compact regions of similar node counts: k-means
+    seeds (weighted by node density) grown by Dijkstra in a density-normalised metric."""
+    wadj = _weighted(adjacency, pos, 1 / np.sqrt(area))
+    label = _dijkstra(wadj, _kmeans_sources(pos, k, rng, 1 / area))
+    _balance(label, adjacency, lo, hi)
+    return label
+
+
+def _geometry(seed: int) -> tuple[_Graph, np.ndarray, np.ndarray]:
+    """The micro-grid graph and its final vertex positions in km (area scaled) and lon/lat."""
     seats = _seats_km()
-    outline_u = _outline(_sub_rng(seed, 1), seats)
-    inside, outside = _relaxed_sites(outline_u, _sub_rng(seed, 2))
-    h = math.sqrt(outline_u.area / N_MICROGRIDS * 2 / math.sqrt(3))  # site spacing
-    graph = _graph(inside, outside, _sub_rng(seed, 3), spacing=h / VERTEX_DENSITY)
-
-    # one position map for every vertex: noise → urban packing → scale to target area → lon/lat
-    specs = [_TOWN_SPECS[t[0]] for t in TOWNS]
-    noise = _Noise(_sub_rng(seed, 4), [(5.0, 0.075), (2.0, 0.03), (0.8, 0.012), (0.35, 0.005)])
-    strengths = np.array([s.warp for s in specs])
-    sigmas = np.array([s.sigma_km for s in specs])
-
-    def to_real(xy: np.ndarray) -> np.ndarray:
-        return _warp(xy + noise(xy), seats, strengths, sigmas)
-
-    real = to_real(graph.vertices)
-    cells_km = _polygon_array(real, graph.rings)
-    # edges whose wiggle folds a cell (rare, tight corners) are straightened, on both sides at once
-    for _ in range(3):
-        bad = np.flatnonzero(~shapely.is_valid(cells_km))
+    outline = _outline(_sub_rng(seed, 1), seats)
+    density = _density_field(seats, _sub_rng(seed, 2))
+    inside, outside = _relaxed_sites(outline, density, _sub_rng(seed, 3))
+    graph = _graph(inside, outside, _sub_rng(seed, 4))
+    # smooth noise, small against the cells: Lipschitz < 1, so the map is one-to-one
+    noise = _Noise(_sub_rng(seed, 5), [(5.0, 0.06), (2.0, 0.025), (0.8, 0.01), (0.35, 0.004)])
+    km = graph.vertices + noise(graph.vertices)
+    cells = _polygon_array(km, graph.rings)
+    for _ in range(6):  # a wiggle that folds a cell or crosses a neighbour's edge is straightened
+        bad = np.flatnonzero(~shapely.is_valid(cells))
+        if not len(bad):
+            bad = np.flatnonzero(~shapely.is_empty(shapely.coverage_invalid_edges(cells)))
         if not len(bad):
             break
         for c in bad.tolist():
             _straighten(graph, c)
-        real = to_real(graph.vertices)
-        cells_km = _polygon_array(real, graph.rings)
-    area = float(shapely.area(shapely.coverage_union_all(cells_km)))
-    k = math.sqrt(TARGET_AREA_KM2 / area)
-    real *= k
-    lonlat = _km_to_lonlat(real)
-    micro = _polygon_array(lonlat, graph.rings)
-    cent_real = shapely.get_coordinates(shapely.centroid(_polygon_array(real, graph.rings)))
+        km = graph.vertices + noise(graph.vertices)
+        cells = _polygon_array(km, graph.rings)
+    else:  # pragma: no cover
+        raise RuntimeError("could not build a valid micro-grid coverage")
+    km *= math.sqrt(TARGET_AREA_KM2 / float(shapely.area(cells).sum()))
+    return graph, km, _km_to_lonlat(km)
 
-    # towns: noisy weighted multi-source Dijkstra from the seats, speeds tuned towards target areas
-    seat_real = seats * k
-    cell_area = shapely.area(_polygon_array(real, graph.rings))
-    sources = [int(np.argmin(((cent_real - s) ** 2).sum(axis=1))) for s in seat_real]
-    town_noise = _Noise(_sub_rng(seed, 5), [(9.0, 1.0), (4.0, 0.6), (1.8, 0.3)], waves=2)
-    cost = np.exp(0.45 * town_noise(cent_real)[:, 0])
+
+def build_district(seed: int = 330503) -> SynthDistrict:
+    """Build the whole synthetic district, deterministically from ``seed``."""
+    graph, km, lonlat = _geometry(seed)
+    micro = _polygon_array(lonlat, graph.rings)
+    cells_km = _polygon_array(km, graph.rings)
+    cent = shapely.get_coordinates(shapely.centroid(cells_km))
+    cell_area = shapely.area(cells_km)
+    specs = [_TOWN_SPECS[t[0]] for t in TOWNS]
+    seats = _seats_km()
+
+    # towns: noisy multi-source Dijkstra from the seats; head starts nudged towards target areas
+    sources = [int(np.flatnonzero(shapely.contains_xy(cells_km, x, y))[0]) for x, y in seats]
+    speed = np.exp(_Noise(_sub_rng(seed, 6), [(6.0, 0.35), (2.5, 0.35), (1.2, 0.3)], waves=2)(cent)[:, 0])
+    wadj = _weighted(graph.adjacency, cent, speed)
     targets = np.array([s.area_km2 for s in specs], dtype=float)
     targets *= TARGET_AREA_KM2 / targets.sum()
-    factor = np.ones(len(TOWNS))
-    for _ in range(10):
-        town_of = _dijkstra(graph.adjacency, cent_real, sources, factor.tolist(), cost)
+    offsets = -speed.mean() * np.sqrt(targets / math.pi)
+    best = (math.inf, np.zeros(0, dtype=np.int64))
+    for _ in range(20):
+        town_of = _dijkstra(wadj, sources, offsets.tolist())
         got = np.bincount(town_of, weights=cell_area, minlength=len(TOWNS))
-        factor *= (got / targets) ** 0.5
-    town_of = _dijkstra(graph.adjacency, cent_real, sources, factor.tolist(), cost)
-
-    town_cells = [np.flatnonzero(town_of == t).tolist() for t in range(len(TOWNS))]
+        best = min(best, (float(np.abs(got / targets - 1).max()), town_of), key=lambda b: b[0])
+        offsets += 0.3 * speed.mean() * (np.sqrt(got / math.pi) - np.sqrt(targets / math.pi))
+    town_of = best[1]
+    town_cells = [np.flatnonzero(town_of == t) for t in range(len(TOWNS))]
     sizes = [len(c) for c in town_cells]
     grids_per_town = _apportion(sizes, N_GRIDS, [1] * len(TOWNS))
-    villages_per_town = _apportion(sizes, N_VILLAGES, [max(1, s.communities + 1) for s in specs], grids_per_town)
+    villages_per_town = _apportion(sizes, N_VILLAGES, [s.communities + 1 for s in specs], grids_per_town)
 
-    rng = _sub_rng(seed, 6)
-    namer = _Namer(_sub_rng(seed, 7), reserved=["浔北"])
+    rng = _sub_rng(seed, 7)
+    namer = _Namer(_sub_rng(seed, 8), reserved=["浔北"])
     areas: dict[str, list[SynthArea]] = {lvl: [] for lvl in LEVELS}
-    for t, (tcode, tzh, ten, tlocal) in enumerate(TOWNS):
+    for t, (tcode, tzh, ten, local) in enumerate(TOWNS):
         cells = town_cells[t]
-        sub = _sub_adjacency(cells, graph.adjacency)
-        upos = graph.sites[cells]
-        # grids: k-means seeded Dijkstra regions of micro-grids, then size-balanced
-        grid_of = _dijkstra(sub, upos, _kmeans_sources(upos, grids_per_town[t], rng))
-        _balance(grid_of, sub, np.ones(len(cells)), lo=5, hi=15)
-        ng = grids_per_town[t]
-        grid_members = [[cells[i] for i in np.flatnonzero(grid_of == g).tolist()] for g in range(ng)]
+        sub = _sub_adjacency(cells.tolist(), graph.adjacency)
+        ng, nv = grids_per_town[t], villages_per_town[t]
+        # grids: connected groups of ~5-15 micro-grids; villages: connected groups of grids
+        grid_of = _partition(cent[cells], cell_area[cells], sub, ng, rng, lo=5, hi=15)
+        grid_members = [cells[grid_of == g] for g in range(ng)]
+        grid_area = np.array([cell_area[m].sum() for m in grid_members])
+        grid_pos = np.array([(cent[m] * cell_area[m, None]).sum(axis=0) for m in grid_members]) / grid_area[:, None]
         grid_adj: list[set[int]] = [set() for _ in range(ng)]
-        for i, nb in enumerate(sub):
-            for j in nb:
+        for i, nbs in enumerate(sub):
+            for j in nbs:
                 if grid_of[i] != grid_of[j]:
                     grid_adj[grid_of[i]].add(int(grid_of[j]))
-        grid_pos = np.array([graph.sites[m].mean(axis=0) for m in grid_members])
-        grid_w = np.array([len(m) for m in grid_members], dtype=float)
-        nv = villages_per_town[t]
-        gadj = [sorted(a) for a in grid_adj]
-        village_of = _dijkstra(gadj, grid_pos, _kmeans_sources(grid_pos, nv, rng, grid_w))
-        _balance(village_of, gadj, np.ones(ng), lo=1, hi=6)
+        village_of = _partition(grid_pos, grid_area, [sorted(a) for a in grid_adj], nv, rng, lo=1, hi=6)
 
-        # geometry and order
         grid_geom = [_union(micro[m]) for m in grid_members]
-        village_grids = [np.flatnonzero(village_of == v).tolist() for v in range(nv)]
+        village_grids = [np.flatnonzero(village_of == v) for v in range(nv)]
         village_geom = [_union([grid_geom[g] for g in vg]) for vg in village_grids]
-        seat = _km_to_lonlat(seat_real[t : t + 1])[0]
-        vcent = shapely.get_coordinates(shapely.point_on_surface(np.asarray(village_geom, dtype=object)))
-        dist = np.hypot((vcent[:, 0] - seat[0]) * KM_PER_DEG_LON, (vcent[:, 1] - seat[1]) * KM_PER_DEG)
-        n_comm = min(specs[t].communities, nv - 1)
+        areas["town"].append(SynthArea(tcode, "town", DISTRICT_CODE, tzh, ten, _union(village_geom), local))
+
+        # communities are the units nearest the seat; codes run clockwise from north round it
+        seat = _km_to_lonlat(seats[t : t + 1])[0]
+        vpt = shapely.get_coordinates(shapely.point_on_surface(np.asarray(village_geom, dtype=object)))
+        dist = np.hypot((vpt[:, 0] - seat[0]) * KM_PER_DEG_LON, (vpt[:, 1] - seat[1]) * KM_PER_DEG)
         is_comm = np.zeros(nv, dtype=bool)
-        is_comm[np.argsort(dist, kind="stable")[:n_comm]] = True
-        bearing = _bearing(vcent, seat)
-        town_geom = _union(village_geom)
-        areas["town"].append(SynthArea(tcode, "town", DISTRICT_CODE, tzh, ten, town_geom, tlocal))
+        is_comm[np.argsort(dist, kind="stable")[: min(specs[t].communities, nv - 1)]] = True
+        bearing = _bearing(vpt, seat)
         numbered: list[tuple[str, int]] = []
         for group, first in ((np.flatnonzero(is_comm), 1), (np.flatnonzero(~is_comm), 201)):
             order = group[np.argsort(bearing[group], kind="stable")].tolist()
             numbered.extend((f"{tcode}{first + r:03d}", v) for r, v in enumerate(order))
         for vcode, v in numbered:
             comm = bool(is_comm[v])
-            if tcode == "330503500" and vcode.endswith("201"):
-                zh, en = "浔北", "Xunbei"
-            else:
-                zh, en = namer.take(comm)
+            zh, en = ("浔北", "Xunbei") if vcode == f"{DEV_ZONE_CODE}201" else namer.take(comm)
             vzh, ven = (f"{zh}社区", f"{en} Community") if comm else (f"{zh}村", f"{en} Village")
-            areas["village"].append(SynthArea(vcode, "village", tcode, vzh, ven, village_geom[v], tlocal))
+            areas["village"].append(SynthArea(vcode, "village", tcode, vzh, ven, village_geom[v], local))
             gl = village_grids[v]
-            gcent = shapely.get_coordinates(shapely.point_on_surface(np.asarray([grid_geom[g] for g in gl], dtype=object)))
-            vc = vcent[v]
-            for gi, g in enumerate(np.asarray(gl)[np.argsort(_bearing(gcent, vc), kind="stable")].tolist(), start=1):
+            gpt = shapely.get_coordinates(shapely.point_on_surface(np.asarray([grid_geom[g] for g in gl], dtype=object)))
+            for gi, g in enumerate(gl[np.argsort(_bearing(gpt, vpt[v]), kind="stable")].tolist(), start=1):
                 gcode, gzh, gen = f"{vcode}{gi:03d}", f"{vzh}第{gi}网格", f"{ven} Grid {gi}"
-                areas["grid"].append(SynthArea(gcode, "grid", vcode, gzh, gen, grid_geom[g], tlocal))
-                mem = np.asarray(grid_members[g])
-                mc = shapely.get_coordinates(shapely.point_on_surface(micro[mem]))
-                gc = shapely.get_coordinates(shapely.point_on_surface(grid_geom[g]))[0]
-                for mi, m in enumerate(mem[np.argsort(_bearing(mc, gc), kind="stable")].tolist(), start=1):
+                areas["grid"].append(SynthArea(gcode, "grid", vcode, gzh, gen, grid_geom[g], local))
+                mem = grid_members[g]
+                mpt = shapely.get_coordinates(shapely.point_on_surface(micro[mem]))
+                centre = gpt[list(gl).index(g)]
+                for mi, m in enumerate(mem[np.argsort(_bearing(mpt, centre), kind="stable")].tolist(), start=1):
                     areas["microgrid"].append(
                         SynthArea(
-                            f"{gcode}{mi:03d}", "microgrid", gcode, f"{gzh}第{mi}微网格",
-                            f"{gen} Micro-grid {mi}", micro[m], tlocal,
+                            f"{gcode}{mi:03d}", "microgrid", gcode, f"{gzh}第{mi}微网格", f"{gen} Micro-grid {mi}", micro[m], local
                         )
                     )
+
     outline = _union([a.geometry for a in areas["town"]])
     if not isinstance(outline, Polygon):  # pragma: no cover - the sites fill one connected shape
-        outline = max(outline.geoms, key=lambda g: g.area)
-    district = SynthArea(DISTRICT_CODE, "district", None, DISTRICT_NAME_ZH, DISTRICT_NAME_EN, outline)
-    ordered = [district]
+        raise RuntimeError("the district came out in pieces")
+    ordered = [SynthArea(DISTRICT_CODE, "district", None, DISTRICT_NAME_ZH, DISTRICT_NAME_EN, outline)]
     for lvl in LEVELS[1:]:
         ordered.extend(sorted(areas[lvl], key=lambda a: a.code))
     return SynthDistrict(areas=ordered, outline=outline)
-
-
-def _straighten(graph: _Graph, cell: int) -> None:
-    """Put the edge points of one cell back on straight lines between its corners."""
-    ring = graph.rings[cell]
-    corners = [i for i, v in enumerate(ring) if v < graph.corner_count]
-    for a, b in zip(corners, [*corners[1:], len(ring)], strict=True):
-        p0, p1 = graph.vertices[ring[a]], graph.vertices[ring[b % len(ring)]]
-        for s in range(a + 1, b):
-            graph.vertices[ring[s]] = p0 + (p1 - p0) * ((s - a) / (b - a))
 
 
 def to_geojson(district: SynthDistrict, levels: Sequence[str] | None = None) -> dict[str, Any]:

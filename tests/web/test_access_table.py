@@ -1,0 +1,243 @@
+"""Every route × every role, inside and outside scope, against expectations written by hand.
+
+The table below is the contract: it is NOT derived from the policy. A route that is not in the
+table fails ``test_every_route_is_in_the_table``, so no new page or endpoint can skip access control.
+
+Cells: the expected status for (role, object inside the user's scope, object outside it). Routes
+without an object use the same value for both. Statuses: 200 OK, 302 redirect (to login or on),
+401 API unauthenticated, 403 forbidden, 404 hidden (outside scope), 405 wrong method.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.conftest import GRID_A, GRID_B, TOWN_A, TOWN_B
+
+ROLES = [
+    "anonymous", "district_admin", "department_staff", "workstation_staff", "grid_worker", "grid_worker_parttime",
+    "liaison_cadre", "block_leader", "correction_officer", "police_officer", "checkpoint_staff", "procurator", "judge",
+    "mediator", "deputy", "enterprise_safety_officer", "correction_subject", "public", "auditor",
+]
+
+# Where each persona's role reaches. "Inside" objects sit in GRID_A / TOWN_A; "outside" in TOWN_B.
+PERSONA_AREA = {
+    "district_admin": "330503", "department_staff": TOWN_A, "workstation_staff": "330503100201", "grid_worker": GRID_A,
+    "grid_worker_parttime": GRID_A, "liaison_cadre": "330503100201", "block_leader": GRID_A, "correction_officer": TOWN_A,
+    "police_officer": TOWN_A, "checkpoint_staff": TOWN_A, "procurator": "330503", "judge": "330503", "mediator": TOWN_A,
+    "deputy": TOWN_A, "auditor": "330503",
+}
+
+A, D, F, H, L, U = 200, 302, 403, 404, 302, 401  # allowed, redirect, forbidden, hidden, to-login, unauthenticated
+
+
+def row(**cells: object) -> dict[str, tuple[int, int]]:
+    """Build a row: ``default=`` applies to every logged-in role; role=code or (inside, outside)."""
+    default = cells.pop("default")
+    anonymous = cells.pop("anonymous")
+    out: dict[str, tuple[int, int]] = {}
+    for role in ROLES:
+        value = anonymous if role == "anonymous" else cells.get(role, default)
+        out[role] = value if isinstance(value, tuple) else (value, value)  # type: ignore[assignment]
+    return out
+
+
+STAFF = ("district_admin", "department_staff", "workstation_staff", "grid_worker", "grid_worker_parttime",
+         "liaison_cadre", "correction_officer", "police_officer", "procurator", "judge", "mediator")
+VIEW_AREA = (*STAFF, "block_leader", "deputy")
+VIEW_ORG = (*STAFF, "deputy", "enterprise_safety_officer")
+IDENTITY = ("workstation_staff", "correction_officer", "police_officer", "judge")
+# Roles whose area scope is the whole district (so "outside" is still inside for them).
+DISTRICT_WIDE = ("district_admin", "procurator", "judge")
+
+
+def allow(roles: tuple[str, ...], ok: int = A, scoped: bool = False, denied: int = F, hidden: int = H) -> dict[str, object]:
+    cells: dict[str, object] = {}
+    for role in ROLES[1:]:
+        if role in roles:
+            cells[role] = (ok, ok if (not scoped or role in DISTRICT_WIDE) else hidden)
+        else:
+            cells[role] = denied
+    return cells
+
+
+# (method, route name or path template) → expectations; {inside}/{outside} are filled per route.
+TABLE: dict[str, dict[str, object]] = {
+    # -- pages ---------------------------------------------------------------------------------
+    "web:healthz": {"method": "GET", "cells": row(default=A, anonymous=A)},
+    "web:login": {"method": "GET", "cells": row(default=D, anonymous=A)},  # logged-in users are sent on
+    "web:logout": {"method": "POST", "cells": row(default=D, anonymous=D)},
+    "web:home": {"method": "GET", "cells": row(default=A, anonymous=L)},
+    "web:areas": {"method": "GET", "cells": row(default=F, anonymous=L, **allow(VIEW_AREA, ok=A) | {
+        # a single root redirects to its page
+        r: D for r in VIEW_AREA})},
+    "web:area": {"method": "GET", "kind": "area",
+                 "cells": row(default=F, anonymous=L, **allow(VIEW_AREA, scoped=True, denied=H))},
+    "web:persons": {"method": "GET", "cells": row(default=F, anonymous=L, **allow(STAFF))},
+    "web:person": {"method": "GET", "kind": "person",
+                   "cells": row(default=H, anonymous=L, **allow(STAFF, scoped=True, denied=H))},
+    "web:person-reveal": {"method": "POST", "kind": "person", "cells": row(default=H, anonymous=L, **(
+        allow(STAFF, scoped=True, denied=H) | {r: (F, H) for r in STAFF if r not in IDENTITY and r not in DISTRICT_WIDE}
+        | {r: (F, F) for r in DISTRICT_WIDE if r not in IDENTITY}))},
+    "web:organisations": {"method": "GET", "cells": row(default=F, anonymous=L, **allow(VIEW_ORG))},
+    "web:audit": {"method": "GET", "cells": row(default=F, anonymous=L, auditor=A)},
+    "web:tokens": {"method": "GET", "cells": row(default=A, anonymous=L)},
+    "web:token-revoke": {"method": "POST", "kind": "own_token", "cells": row(default=(D, H), anonymous=L)},
+    "set_language": {"method": "POST", "cells": row(default=D, anonymous=D)},
+    # Django admin: only staff users (none of the personas) — one row for the whole site.
+    "admin:*": {"method": "GET", "path": "/admin/", "cells": row(default=D, anonymous=D)},
+    # -- API -------------------------------------------------------------------------------------
+    "api:api-root": {"method": "GET", "cells": row(default=H, anonymous=H)},  # ninja answers 404 unless DEBUG
+    "api:openapi-json": {"method": "GET", "cells": row(default=A, anonymous=A)},
+    "api:openapi-view": {"method": "GET", "cells": row(default=A, anonymous=A)},
+    "api:create_token": {"method": "POST", "body": "bad-credentials", "cells": row(default=401, anonymous=401)},
+    "api:list_tokens": {"method": "GET", "cells": row(default=A, anonymous=U)},
+    "api:revoke_token": {"method": "DELETE", "kind": "own_token", "cells": row(default=(204, H), anonymous=U)},
+    "api:me": {"method": "GET", "cells": row(default=A, anonymous=U)},
+    "api:list_roles": {"method": "GET", "cells": row(default=F, anonymous=U, **allow(VIEW_ORG))},
+    "api:list_organisations": {"method": "GET", "cells": row(default=F, anonymous=U, **allow(VIEW_ORG))},
+    "api:list_persons": {"method": "GET", "cells": row(default=F, anonymous=U, **allow(STAFF))},
+    "api:register_person": {"method": "POST", "kind": "new_person", "cells": row(default=F, anonymous=U, **(
+        allow(("district_admin", "department_staff", "workstation_staff", "grid_worker"), ok=201, scoped=True, hidden=F)))},
+    "api:get_person": {"method": "GET", "kind": "person",
+                       "cells": row(default=H, anonymous=U, **allow(STAFF, scoped=True, denied=H))},
+    "api:reveal_person": {"method": "POST", "kind": "person", "cells": row(default=H, anonymous=U, **(
+        allow(STAFF, scoped=True, denied=H) | {r: (F, H) for r in STAFF if r not in IDENTITY and r not in DISTRICT_WIDE}
+        | {r: (F, F) for r in DISTRICT_WIDE if r not in IDENTITY}))},
+    "api:list_areas": {"method": "GET", "cells": row(default=F, anonymous=U, **allow(VIEW_AREA))},
+    "api:locate": {"method": "GET", "query": "locate", "cells": row(default=F, anonymous=U, **allow(VIEW_AREA))},
+    "api:get_area": {"method": "GET", "kind": "area",
+                     "cells": row(default=H, anonymous=U, **allow(VIEW_AREA, scoped=True, denied=H))},
+    "api:area_geojson": {"method": "GET", "kind": "area",
+                         "cells": row(default=H, anonymous=U, **allow(VIEW_AREA, scoped=True, denied=H))},
+    "api:search_audit": {"method": "GET", "cells": row(default=F, anonymous=U, auditor=A)},
+}
+
+
+def all_route_names() -> set[str]:
+    """Every named route of the project; the admin site counts as one entry."""
+    names: set[str] = set()
+
+    def walk(patterns: list[URLPattern | URLResolver], namespace: str = "") -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                ns = p.namespace or ""
+                if ns == "admin":
+                    names.add("admin:*")
+                    continue
+                walk(p.url_patterns, f"{namespace}{ns}:" if ns else namespace)
+            else:
+                if p.name is None:
+                    names.add(f"{namespace}<unnamed {p.pattern}>")
+                else:
+                    names.add(f"{namespace}{p.name}")
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def test_every_route_is_in_the_table() -> None:
+    missing = sorted(all_route_names() - set(TABLE))
+    assert not missing, f"routes without a hand-written access expectation: {missing}"
+    stale = sorted(set(TABLE) - all_route_names())
+    assert not stale, f"table rows for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def world(tree, make_user):  # type: ignore[no-untyped-def]
+    from pingan.accounts import actions
+    from pingan.accounts.models import Person
+
+    from pingan.core.personal import id_check_digit
+
+    def pid(stem: str) -> str:
+        return stem + id_check_digit(stem)
+
+    person_in = actions.register_person("test", actions.PersonInput(name="王小明", id_number=pid("33050319900101001"), area_code=GRID_A))
+    person_out = actions.register_person("test", actions.PersonInput(name="李大红", id_number=pid("33050319850505002"), area_code=GRID_B))
+    assert Person.objects.count() == 2
+    return {"person": (person_in, person_out), "area": (GRID_A, TOWN_B)}
+
+
+def persona(make_user, role: str):  # type: ignore[no-untyped-def]
+    if role == "anonymous":
+        return None
+    if role == "enterprise_safety_officer":
+        return make_user(role, organisation="ent-test")
+    if role in ("correction_subject", "public"):
+        return make_user(role)
+    return make_user(role, area=PERSONA_AREA[role])
+
+
+def request_for(name: str, spec: dict[str, object], obj: object, user: object) -> tuple[str, str, dict[str, object]]:
+    from django.urls import reverse
+
+    from pingan.accounts import actions
+
+    kind = spec.get("kind")
+    kwargs: dict[str, object] = {}
+    data: dict[str, object] = {}
+    if kind == "area":
+        kwargs["code"] = obj
+    elif kind == "person":
+        kwargs["person_id"] = obj.pk  # type: ignore[attr-defined]
+        data = {"purpose": "access table"}
+    elif kind == "own_token":
+        owner = user if obj == "mine" else None
+        if owner is None:
+            from pingan.accounts.models import User
+
+            owner = User.objects.filter(username="token_owner").first() or actions.create_user(
+                "test", username="token_owner", password=None)
+        token, _ = actions.issue_token(owner, user=owner, name="t")
+        kwargs["token_id"] = token.pk
+    elif kind == "new_person":
+        from pingan.core.personal import id_check_digit
+
+        stem = "33050320000101" + f"{abs(hash((name, str(obj), str(user)))) % 900 + 100}"
+        data = {"name": "张三", "id_number": stem + id_check_digit(stem), "area_code": obj}
+    if spec.get("body") == "bad-credentials":
+        data = {"username": "nobody", "password": "wrong password"}
+    path = str(spec["path"]) if "path" in spec else reverse(name, kwargs=kwargs or None)
+    if spec.get("query") == "locate":
+        path += "?lon=120.32&lat=30.85"
+    return str(spec["method"]), path, data
+
+
+CASES = [(name, role) for name in sorted(TABLE) for role in ROLES]
+
+
+@pytest.mark.parametrize(("name", "role"), CASES, ids=[f"{n}-{r}" for n, r in CASES])
+def test_route_answers_as_written(name: str, role: str, world, make_user, client) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    spec = TABLE[name]
+    user = persona(make_user, role)
+    if user is not None:
+        client.force_login(user)
+    expected_in, expected_out = spec["cells"][role]  # type: ignore[index]
+    kind = spec.get("kind")
+    objects: tuple[object, object]
+    if kind in ("area", "person"):
+        objects = world[kind]
+    elif kind == "own_token":
+        objects = ("mine", "other")
+    elif kind == "new_person":
+        objects = (GRID_A, GRID_B)
+    else:
+        objects = (None, None)
+    for obj, expected in ((objects[0], expected_in), (objects[1], expected_out)):
+        if role == "anonymous" and kind == "own_token" and obj == "mine":
+            obj = "other"
+        method, path, data = request_for(name, spec, obj, user)
+        if path.startswith("/api/"):
+            response = client.generic(method, path, json.dumps(data) if data else "", content_type="application/json")
+        elif method == "POST":
+            response = client.post(path, data)
+        else:
+            response = client.get(path)
+        assert response.status_code == expected, (
+            f"{method} {path} as {role} ({'inside' if obj is objects[0] else 'outside'}): "
+            f"got {response.status_code}, expected {expected}"
+        )
