@@ -194,6 +194,16 @@ class AreaIndex:
             out[pending] = found
         return out.reshape(x_in.shape)
 
+    def cell_values(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """Diagnostics: the raster entry under each point (>= 0 one area, -1 none, <= -2 candidate list)."""
+        x = np.asarray(lon, dtype=np.float64)
+        y = np.asarray(lat, dtype=np.float64)
+        u = (x - self._x0) * self._sx
+        v = (y - self._y0) * self._sy
+        ok = (u >= 0.0) & (u < self._nxf) & (v >= 0.0) & (v < self._nyf)
+        cell = np.where(ok, v, 0.0).astype(np.int64) * self._nx + np.where(ok, u, 0.0).astype(np.int64)
+        return np.where(ok, self._cells[cell], -1)
+
     def level_positions(self, positions: np.ndarray) -> dict[str, np.ndarray]:
         """Per level, the position in ``self.areas`` of the area at that level (int32, -1 none)."""
         idx = np.asarray(positions)
@@ -219,7 +229,9 @@ def _checked(areas: Iterable[AreaShape]) -> list[AreaShape]:
             raise ValueError(f"duplicate area code {a.code}")
         seen.add(a.code)
         if not isinstance(a.geometry, shapely.Polygon | shapely.MultiPolygon):
-            raise ValueError(f"area {a.code}: geometry must be a Polygon or MultiPolygon, not {a.geometry.geom_type}")
+            raise ValueError(
+                f"area {a.code}: geometry must be a Polygon or MultiPolygon, not {a.geometry.geom_type}"
+            )
     return out
 
 
@@ -407,6 +419,7 @@ def _build_raster(geoms: np.ndarray, depth: np.ndarray, resolution: int) -> _Ras
             test_cells.append(r_k[keep] * nx + c_k[keep])
             test_owner.append(own[hits][k][keep])
             boundary |= overlap
+            inside[overlap] = 0  # sums of several positions: meaningless, candidates added above
             del overlap
 
         # Cells this level wholly covers, not settled by a finer level: settled now.

@@ -57,7 +57,12 @@ TOWNS: list[tuple[str, str, str, bool]] = [
     ("330503106", "和孚镇", "Hefu Town", False),
     ("330503107", "千金镇", "Qianjin Town", False),
     ("330503108", "石淙镇", "Shicong Town", False),
-    (DEV_ZONE_CODE, "南浔经济开发区(东迁街道)", "Nanxun Economic Development Zone (Dongqian Subdistrict)", True),
+    (
+        DEV_ZONE_CODE,
+        "南浔经济开发区(东迁街道)",
+        "Nanxun Economic Development Zone (Dongqian Subdistrict)",
+        True,
+    ),
 ]
 
 
@@ -110,7 +115,10 @@ class SynthDistrict:
 
     def shapes(self) -> list[AreaShape]:
         """The areas as ``AreaShape`` records (for the locate index)."""
-        return [AreaShape(code=a.code, level=a.level, parent_code=a.parent_code, geometry=a.geometry) for a in self.areas]
+        return [
+            AreaShape(code=a.code, level=a.level, parent_code=a.parent_code, geometry=a.geometry)
+            for a in self.areas
+        ]
 
     def by_level(self, level: str) -> list[SynthArea]:
         """The areas of one level, in code order."""
@@ -139,7 +147,9 @@ def local_area_km2(geom: shapely.Geometry) -> float:
 class _Noise:
     """A smooth 2-D vector field: sums of plane waves at given (wavelength, amplitude) octaves."""
 
-    def __init__(self, rng: np.random.Generator, octaves: Sequence[tuple[float, float]], waves: int = 3) -> None:
+    def __init__(
+        self, rng: np.random.Generator, octaves: Sequence[tuple[float, float]], waves: int = 3
+    ) -> None:
         ks: list[np.ndarray] = []
         amps: list[float] = []
         for wavelength, amplitude in octaves:
@@ -245,7 +255,10 @@ def _weighted_centroids(polys: np.ndarray, weight: Callable[[np.ndarray], np.nda
 
 
 def _relaxed_sites(
-    outline: Polygon, density: Callable[[np.ndarray], np.ndarray], rng: np.random.Generator, iterations: int = 6
+    outline: Polygon,
+    density: Callable[[np.ndarray], np.ndarray],
+    rng: np.random.Generator,
+    iterations: int = 6,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exactly N_MICROGRIDS sites inside ``outline`` plus a ring of band sites, relaxed by a
     density-weighted Lloyd iteration with each class kept on its side of the outline (so the
@@ -269,7 +282,9 @@ def _relaxed_sites(
         shapely.prepare(edge)
     for _ in range(iterations):
         pts = np.vstack([inside, outside])
-        cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame, ordered=True))
+        cells = shapely.get_parts(
+            shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=frame, ordered=True)
+        )
         new = []
         for (region, edge), part in zip(regions, (cells[: len(inside)], cells[len(inside) :]), strict=True):
             part = part.copy()
@@ -410,7 +425,9 @@ def _straighten(graph: _Graph, cell: int) -> None:
 _Adjacency = Sequence[Sequence[tuple[int, float]]]
 
 
-def _weighted(adjacency: Sequence[Sequence[int]], pos: np.ndarray, node_cost: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
+def _weighted(
+    adjacency: Sequence[Sequence[int]], pos: np.ndarray, node_cost: np.ndarray | None = None
+) -> list[list[tuple[int, float]]]:
     """Edge lengths between neighbours, optionally times the mean of the two nodes' costs."""
     out: list[list[tuple[int, float]]] = []
     for u, nbs in enumerate(adjacency):
@@ -424,7 +441,9 @@ def _weighted(adjacency: Sequence[Sequence[int]], pos: np.ndarray, node_cost: np
     return out
 
 
-def _dijkstra(adjacency: _Adjacency, sources: Sequence[int], offsets: Sequence[float] | None = None) -> np.ndarray:
+def _dijkstra(
+    adjacency: _Adjacency, sources: Sequence[int], offsets: Sequence[float] | None = None
+) -> np.ndarray:
     """Label every node with the source whose geodesic (plus the source's head start offset)
     reaches it first. Sources keep their own label; each label's nodes form a tree of
     shortest-path parents, hence are connected."""
@@ -513,9 +532,17 @@ def _balance(label: np.ndarray, adjacency: Sequence[Sequence[int]], lo: int, hi:
                     moved = True
         for j in np.argsort(size, kind="stable").tolist():
             while size[j] < lo:
-                cands = sorted({v for u in members[j] for v in adjacency[u] if label[v] != j}, key=lambda v: (-size[label[v]], v))
+                cands = sorted(
+                    {v for u in members[j] for v in adjacency[u] if label[v] != j},
+                    key=lambda v: (-size[label[v]], v),
+                )
                 src = next(
-                    (v for v in cands if size[label[v]] > size[j] + 1 and _connected_without(members[label[v]], v, adjacency)),
+                    (
+                        v
+                        for v in cands
+                        if size[label[v]] > size[j] + 1
+                        and _connected_without(members[label[v]], v, adjacency)
+                    ),
                     None,
                 )
                 if src is None:
@@ -526,14 +553,19 @@ def _balance(label: np.ndarray, adjacency: Sequence[Sequence[int]], lo: int, hi:
             break
 
 
-def _apportion(weights: Sequence[float], total: int, lo: Sequence[int], hi: Sequence[int] | None = None) -> list[int]:
+def _apportion(
+    weights: Sequence[float], total: int, lo: Sequence[int], hi: Sequence[int] | None = None
+) -> list[int]:
     """Split ``total`` seats by weight (D'Hondt), each share between lo and hi."""
     alloc = list(lo)
     caps = list(hi) if hi is not None else [total] * len(weights)
     if sum(alloc) > total or sum(caps) < total or any(a > c for a, c in zip(alloc, caps, strict=True)):
         raise ValueError("cannot apportion within bounds")
     while sum(alloc) < total:
-        best = max((i for i in range(len(weights)) if alloc[i] < caps[i]), key=lambda i: (weights[i] / (alloc[i] + 1), -i))
+        best = max(
+            (i for i in range(len(weights)) if alloc[i] < caps[i]),
+            key=lambda i: (weights[i] / (alloc[i] + 1), -i),
+        )
         alloc[best] += 1
     return alloc
 
@@ -546,37 +578,32 @@ def _sub_adjacency(nodes: Sequence[int], adjacency: Sequence[Sequence[int]]) -> 
 # --------------------------------------------------------------------------------------------
 # names
 
-_VILLAGE_FIRST = [
-    ("东", "dong"), ("西", "xi"), ("南", "nan"), ("北", "bei"), ("新", "xin"), ("长", "chang"),
-    ("永", "yong"), ("兴", "xing"), ("丰", "feng"), ("大", "da"), ("小", "xiao"), ("上", "shang"),
-    ("下", "xia"), ("前", "qian"), ("后", "hou"), ("高", "gao"), ("金", "jin"), ("马", "ma"),
-    ("龙", "long"), ("凤", "feng"), ("荷", "he"), ("莲", "lian"), ("柳", "liu"), ("竹", "zhu"),
-    ("梅", "mei"), ("桑", "sang"), ("花", "hua"), ("石", "shi"), ("双", "shuang"), ("三", "san"),
-    ("万", "wan"), ("福", "fu"), ("红", "hong"), ("青", "qing"), ("沈", "shen"), ("陈", "chen"),
-    ("杨", "yang"), ("王", "wang"), ("朱", "zhu"), ("吴", "wu"), ("徐", "xu"), ("施", "shi"),
-    ("潘", "pan"), ("钱", "qian"), ("姚", "yao"), ("荻", "di"), ("章", "zhang"), ("横", "heng"),
-    ("白", "bai"), ("雁", "yan"), ("鹤", "he"), ("蚕", "can"), ("湖", "hu"), ("泉", "quan"),
-    ("义", "yi"), ("庙", "miao"), ("洪", "hong"), ("塘", "tang"), ("港", "gang"), ("荣", "rong"),
-]
-_VILLAGE_SECOND = [
-    ("桥", "qiao"), ("港", "gang"), ("塘", "tang"), ("湾", "wan"), ("溪", "xi"), ("荡", "dang"),
-    ("漾", "yang"), ("浜", "bang"), ("兜", "dou"), ("圩", "wei"), ("庄", "zhuang"), ("墩", "dun"),
-    ("埭", "dai"), ("坝", "ba"), ("泾", "jing"), ("浦", "pu"), ("河", "he"), ("田", "tian"),
-    ("林", "lin"), ("园", "yuan"), ("家", "jia"), ("兴", "xing"), ("丰", "feng"), ("安", "an"),
-    ("平", "ping"), ("华", "hua"), ("阳", "yang"), ("头", "tou"), ("里", "li"), ("湖", "hu"),
-    ("埠", "bu"), ("漾", "yang"), ("滨", "bin"), ("圩", "wei"), ("村", "cun"), ("斗", "dou"),
-]
-_COMMUNITY_FIRST = [
-    ("人", "ren"), ("向", "xiang"), ("新", "xin"), ("东", "dong"), ("西", "xi"), ("南", "nan"),
-    ("北", "bei"), ("和", "he"), ("兴", "xing"), ("文", "wen"), ("明", "ming"), ("振", "zhen"),
-    ("丰", "feng"), ("城", "cheng"), ("嘉", "jia"), ("锦", "jin"), ("浔", "xun"), ("绿", "lv"),
-    ("康", "kang"), ("宁", "ning"), ("丝", "si"), ("书", "shu"), ("古", "gu"), ("荣", "rong"),
-]
-_COMMUNITY_SECOND = [
-    ("阳", "yang"), ("华", "hua"), ("苑", "yuan"), ("园", "yuan"), ("兴", "xing"), ("安", "an"),
-    ("和", "he"), ("城", "cheng"), ("街", "jie"), ("新", "xin"), ("庭", "ting"), ("河", "he"),
-    ("桥", "qiao"), ("市", "shi"), ("湾", "wan"), ("瑞", "rui"), ("欣", "xin"), ("馨", "xin"),
-]
+
+def _syllables(text: str) -> list[tuple[str, str]]:
+    """Parse "东dong 西xi …" into (character, pinyin) pairs."""
+    return [(tok[0], tok[1:]) for tok in text.split()]
+
+
+_VILLAGE_FIRST = _syllables(
+    "东dong 西xi 南nan 北bei 新xin 长chang 永yong 兴xing 丰feng 大da 小xiao 上shang 下xia 前qian "
+    "后hou 高gao 金jin 马ma 龙long 凤feng 荷he 莲lian 柳liu 竹zhu 梅mei 桑sang 花hua 石shi "
+    "双shuang 三san 万wan 福fu 红hong 青qing 沈shen 陈chen 杨yang 王wang 朱zhu 吴wu 徐xu 施shi "
+    "潘pan 钱qian 姚yao 荻di 章zhang 横heng 白bai 雁yan 鹤he 蚕can 湖hu 泉quan 义yi 庙miao "
+    "洪hong 塘tang 港gang 荣rong"
+)
+_VILLAGE_SECOND = _syllables(
+    "桥qiao 港gang 塘tang 湾wan 溪xi 荡dang 漾yang 浜bang 兜dou 圩wei 庄zhuang 墩dun 埭dai 坝ba "
+    "泾jing 浦pu 河he 田tian 林lin 园yuan 家jia 兴xing 丰feng 安an 平ping 华hua 阳yang 头tou "
+    "里li 湖hu 埠bu 漾yang 滨bin 圩wei 斗dou"
+)
+_COMMUNITY_FIRST = _syllables(
+    "人ren 向xiang 新xin 东dong 西xi 南nan 北bei 和he 兴xing 文wen 明ming 振zhen 丰feng 城cheng "
+    "嘉jia 锦jin 浔xun 康kang 宁ning 丝si 书shu 古gu 荣rong"
+)
+_COMMUNITY_SECOND = _syllables(
+    "阳yang 华hua 苑yuan 园yuan 兴xing 安an 和he 城cheng 街jie 新xin 庭ting 河he 桥qiao 市shi "
+    "湾wan 瑞rui 欣xin 馨xin"
+)
 
 
 def _pinyin(a: str, b: str) -> str:
@@ -592,7 +619,9 @@ class _Namer:
         self.used = set(reserved)
 
     def take(self, community: bool) -> tuple[str, str]:
-        first, second = (_COMMUNITY_FIRST, _COMMUNITY_SECOND) if community else (_VILLAGE_FIRST, _VILLAGE_SECOND)
+        first, second = (
+            (_COMMUNITY_FIRST, _COMMUNITY_SECOND) if community else (_VILLAGE_FIRST, _VILLAGE_SECOND)
+        )
         for _ in range(10_000):
             (za, pa), (zb, pb) = first[self.rng.integers(len(first))], second[self.rng.integers(len(second))]
             name = za + zb
@@ -629,7 +658,13 @@ def _union(geoms: Sequence[shapely.Geometry] | np.ndarray) -> Polygon | MultiPol
 
 
 def _partition(
-    pos: np.ndarray, area: np.ndarray, adjacency: Sequence[Sequence[int]], k: int, rng: np.random.Generator, lo: int, hi: int
+    pos: np.ndarray,
+    area: np.ndarray,
+    adjacency: Sequence[Sequence[int]],
+    k: int,
+    rng: np.random.Generator,
+    lo: int,
+    hi: int,
 ) -> np.ndarray:
     """Split connected nodes into k connected, compact regions of similar node counts: k-means
     seeds (weighted by node density) grown by Dijkstra in a density-normalised metric."""
@@ -706,7 +741,9 @@ def build_district(seed: int = 330503) -> SynthDistrict:
         grid_of = _partition(cent[cells], cell_area[cells], sub, ng, rng, lo=5, hi=15)
         grid_members = [cells[grid_of == g] for g in range(ng)]
         grid_area = np.array([cell_area[m].sum() for m in grid_members])
-        grid_pos = np.array([(cent[m] * cell_area[m, None]).sum(axis=0) for m in grid_members]) / grid_area[:, None]
+        grid_pos = (
+            np.array([(cent[m] * cell_area[m, None]).sum(axis=0) for m in grid_members]) / grid_area[:, None]
+        )
         grid_adj: list[set[int]] = [set() for _ in range(ng)]
         for i, nbs in enumerate(sub):
             for j in nbs:
@@ -736,17 +773,27 @@ def build_district(seed: int = 330503) -> SynthDistrict:
             vzh, ven = (f"{zh}社区", f"{en} Community") if comm else (f"{zh}村", f"{en} Village")
             areas["village"].append(SynthArea(vcode, "village", tcode, vzh, ven, village_geom[v], local))
             gl = village_grids[v]
-            gpt = shapely.get_coordinates(shapely.point_on_surface(np.asarray([grid_geom[g] for g in gl], dtype=object)))
+            gpt = shapely.get_coordinates(
+                shapely.point_on_surface(np.asarray([grid_geom[g] for g in gl], dtype=object))
+            )
             for gi, g in enumerate(gl[np.argsort(_bearing(gpt, vpt[v]), kind="stable")].tolist(), start=1):
                 gcode, gzh, gen = f"{vcode}{gi:03d}", f"{vzh}第{gi}网格", f"{ven} Grid {gi}"
                 areas["grid"].append(SynthArea(gcode, "grid", vcode, gzh, gen, grid_geom[g], local))
                 mem = grid_members[g]
                 mpt = shapely.get_coordinates(shapely.point_on_surface(micro[mem]))
                 centre = gpt[list(gl).index(g)]
-                for mi, m in enumerate(mem[np.argsort(_bearing(mpt, centre), kind="stable")].tolist(), start=1):
+                for mi, m in enumerate(
+                    mem[np.argsort(_bearing(mpt, centre), kind="stable")].tolist(), start=1
+                ):
                     areas["microgrid"].append(
                         SynthArea(
-                            f"{gcode}{mi:03d}", "microgrid", gcode, f"{gzh}第{mi}微网格", f"{gen} Micro-grid {mi}", micro[m], local
+                            f"{gcode}{mi:03d}",
+                            "microgrid",
+                            gcode,
+                            f"{gzh}第{mi}微网格",
+                            f"{gen} Micro-grid {mi}",
+                            micro[m],
+                            local,
                         )
                     )
 
@@ -766,7 +813,11 @@ def to_geojson(district: SynthDistrict, levels: Sequence[str] | None = None) -> 
         if levels is not None and a.level not in levels:
             continue
         props: dict[str, Any] = {
-            "code": a.code, "name": a.name_zh, "name_en": a.name_en, "level": a.level, "parent_code": a.parent_code,
+            "code": a.code,
+            "name": a.name_zh,
+            "name_en": a.name_en,
+            "level": a.level,
+            "parent_code": a.parent_code,
         }
         if a.local_code:
             props["local_code"] = True
@@ -793,7 +844,9 @@ def village_groups(district: SynthDistrict, n: int) -> list[list[str]]:
     per_town = _apportion([len(vs) for vs in by_town], n, [1] * len(by_town), [len(vs) for vs in by_town])
     groups: list[list[str]] = []
     for vs, k in zip(by_town, per_town, strict=True):
-        groups.extend([str(c) for c in chunk] for chunk in np.array_split(np.asarray([v.code for v in vs]), k))
+        groups.extend(
+            [str(c) for c in chunk] for chunk in np.array_split(np.asarray([v.code for v in vs]), k)
+        )
     return groups
 
 
@@ -818,7 +871,9 @@ def station_points(district: SynthDistrict, n: int, seed: int = 0) -> list[tuple
     for vs, k in zip(by_town, per_town, strict=True):
         if k == 0:
             continue
-        pts = shapely.get_coordinates(shapely.point_on_surface(np.asarray([v.geometry for v in vs], dtype=object)))
+        pts = shapely.get_coordinates(
+            shapely.point_on_surface(np.asarray([v.geometry for v in vs], dtype=object))
+        )
         xy = np.column_stack([pts[:, 0] * KM_PER_DEG_LON, pts[:, 1] * KM_PER_DEG])
         picked = [int(rng.integers(len(vs)))]
         d = np.hypot(*(xy - xy[picked[0]]).T)

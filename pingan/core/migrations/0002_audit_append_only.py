@@ -1,30 +1,8 @@
-"""Make the audit log append-only in the database itself: UPDATE and DELETE are refused."""
+"""Make the audit log append-only in the database itself: UPDATE, DELETE (and TRUNCATE) are refused."""
 
 from django.db import migrations
 
-SQLITE = [
-    """CREATE TRIGGER core_auditentry_no_update BEFORE UPDATE ON core_auditentry
-       BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;""",
-    """CREATE TRIGGER core_auditentry_no_delete BEFORE DELETE ON core_auditentry
-       BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;""",
-]
-SQLITE_REVERSE = [
-    "DROP TRIGGER IF EXISTS core_auditentry_no_update;",
-    "DROP TRIGGER IF EXISTS core_auditentry_no_delete;",
-]
-POSTGRES = [
-    """CREATE OR REPLACE FUNCTION core_auditentry_append_only() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'audit log is append-only'; END; $$ LANGUAGE plpgsql;""",
-    """CREATE TRIGGER core_auditentry_no_change BEFORE UPDATE OR DELETE ON core_auditentry
-       FOR EACH ROW EXECUTE FUNCTION core_auditentry_append_only();""",
-    """CREATE TRIGGER core_auditentry_no_truncate BEFORE TRUNCATE ON core_auditentry
-       FOR EACH STATEMENT EXECUTE FUNCTION core_auditentry_append_only();""",
-]
-POSTGRES_REVERSE = [
-    "DROP TRIGGER IF EXISTS core_auditentry_no_change ON core_auditentry;",
-    "DROP TRIGGER IF EXISTS core_auditentry_no_truncate ON core_auditentry;",
-    "DROP FUNCTION IF EXISTS core_auditentry_append_only();",
-]
+from pingan.core.dbtriggers import INSTALL, REMOVE
 
 
 def _run(statements_by_vendor):
@@ -38,9 +16,4 @@ def _run(statements_by_vendor):
 class Migration(migrations.Migration):
     dependencies = [("core", "0001_initial")]
 
-    operations = [
-        migrations.RunPython(
-            _run({"sqlite": SQLITE, "postgresql": POSTGRES}),
-            _run({"sqlite": SQLITE_REVERSE, "postgresql": POSTGRES_REVERSE}),
-        )
-    ]
+    operations = [migrations.RunPython(_run(INSTALL), _run(REMOVE))]

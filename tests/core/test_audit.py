@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import DatabaseError, connection, transaction
+
+from pingan.core import audit
+from pingan.core.context import request_context
+from pingan.core.models import AuditEntry
+
+
+def _tamper(sql: str, params: list[object]) -> None:
+    """Change a row behind the database's back (an attacker with DBA rights)."""
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("DROP TRIGGER core_auditentry_no_update")
+            cur.execute(sql, params)
+        else:
+            cur.execute("ALTER TABLE core_auditentry DISABLE TRIGGER core_auditentry_no_change")
+            cur.execute(sql, params)
+            cur.execute("ALTER TABLE core_auditentry ENABLE TRIGGER core_auditentry_no_change")
+
+
+@pytest.mark.django_db
+def test_entries_form_a_chain_that_verifies() -> None:
+    with request_context(ip="10.1.2.3", channel="web", request_id="abc123"):
+        first = audit.record("cli", "pingan.test.one", changes={"a": 1})
+        second = audit.record("cli", "pingan.test.two", changes={"b": "二"})
+    assert first.prev_hash == audit.GENESIS
+    assert second.prev_hash == first.hash
+    assert second.ip == "10.1.2.3" and second.request_id == "abc123" and second.channel == "web"
+    result = audit.verify()
+    assert result.ok and result.checked == 2 and result.head == second.hash
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_refuses_update_and_delete_of_audit_entries() -> None:
+    entry = audit.record("cli", "pingan.test.one")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEntry.objects.filter(pk=entry.pk).update(action="pingan.test.forged")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEntry.objects.filter(pk=entry.pk).delete()
+    assert AuditEntry.objects.get(pk=entry.pk).action == "pingan.test.one"
+
+
+@pytest.mark.django_db
+def test_verify_detects_an_altered_entry() -> None:
+    audit.record("cli", "pingan.test.one", changes={"x": 1})
+    middle = audit.record("cli", "pingan.test.two", changes={"x": 2})
+    audit.record("cli", "pingan.test.three", changes={"x": 3})
+    _tamper("UPDATE core_auditentry SET object_repr = %s WHERE id = %s", ["forged", middle.pk])
+    result = audit.verify()
+    assert not result.ok
+    assert result.broken_id == middle.pk
+    assert result.checked == 1
+    with pytest.raises(CommandError, match="BROKEN"):
+        call_command("audit", "verify")
+
+
+@pytest.mark.django_db
+def test_verify_detects_a_removed_entry() -> None:
+    audit.record("cli", "pingan.test.one")
+    middle = audit.record("cli", "pingan.test.two")
+    last = audit.record("cli", "pingan.test.three")
+    with connection.cursor() as cur:
+        if connection.vendor == "sqlite":
+            cur.execute("DROP TRIGGER core_auditentry_no_delete")
+        else:
+            cur.execute("ALTER TABLE core_auditentry DISABLE TRIGGER core_auditentry_no_change")
+        cur.execute("DELETE FROM core_auditentry WHERE id = %s", [middle.pk])
+        if connection.vendor == "postgresql":
+            cur.execute("ALTER TABLE core_auditentry ENABLE TRIGGER core_auditentry_no_change")
+    result = audit.verify()
+    assert not result.ok and result.broken_id == last.pk
+
+
+@pytest.mark.django_db
+def test_audit_command_prints_head_when_chain_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    entry = audit.record("cli", "pingan.test.one")
+    call_command("audit", "verify")
+    assert entry.hash in capsys.readouterr().out
