@@ -100,6 +100,10 @@ class AreaIndex:
         geoms = np.empty(n, dtype=object)
         geoms[:] = [a.geometry for a in shapes]
         shapely.prepare(geoms)
+        if n:
+            # GEOS builds a prepared polygon's point locator on first use; do it now, not in a query.
+            bounds = shapely.bounds(geoms)
+            _intersects_xy(geoms, bounds[:, 0], bounds[:, 1])
         self._geoms = geoms
 
         build = _build_raster(geoms, np.array([_DEPTH[a.level] for a in shapes], dtype=np.int64), resolution)

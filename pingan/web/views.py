@@ -51,6 +51,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"status": "error", "error": type(exc).__name__}, status=503)
 
 
+def locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> HttpResponse:
+    """What django-axes answers while (username, address) is paused: JSON for the API, a page otherwise."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "locked_out", "message": "too many failed attempts; try again later"}, status=429)
+    return render(request, "web/locked_out.html", status=429)
+
+
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+
+from pingan.accounts import actions, policy
+from pingan.accounts import permissions as p
+from pingan.accounts.models import ObjectGrant, Person
+from pingan.core.errors import PermissionDeniedError, ValidationFailed
+from pingan.core.models import AuditEntry
+from pingan.core.personal import id_check_digit
+from tests.conftest import GRID_A, GRID_B, TOWN_A
+
+
+def pid(stem: str) -> str:
+    return stem + id_check_digit(stem)
+
+
+@pytest.fixture
+def people(tree):  # type: ignore[no-untyped-def]
+    a = actions.register_person("test", actions.PersonInput(name="王小明", id_number=pid("33050319900101001"), phone="13812345678", area_code=GRID_A))
+    b = actions.register_person("test", actions.PersonInput(name="李大红", id_number=pid("33050319850505002"), area_code=GRID_B))
+    return a, b
+
+
+def test_grid_worker_sees_only_persons_in_their_grid(make_user, people) -> None:  # type: ignore[no-untyped-def]
+    worker = make_user("grid_worker", area=GRID_A)
+    visible = list(policy.restrict(worker, p.VIEW_PERSON.code, Person.objects.all()))
+    assert visible == [people[0]]
+    assert policy.can(worker, p.VIEW_PERSON.code, people[0])
+    assert not policy.can(worker, p.VIEW_PERSON.code, people[1])
+
+
+def test_district_admin_sees_everyone_but_not_identities(make_user, people) -> None:  # type: ignore[no-untyped-def]
+    admin = make_user("district_admin")
+    assert policy.restrict(admin, p.VIEW_PERSON.code, Person.objects.all()).count() == 2
+    assert not policy.can(admin, p.VIEW_PERSON_IDENTITY.code, people[0])
+
+
+def test_town_police_officer_may_reveal_inside_town_only_and_every_reveal_is_audited(make_user, people) -> None:  # type: ignore[no-untyped-def]
+    officer = make_user("police_officer", area=TOWN_A)
+    actions.reveal_person(officer, people[0], purpose="核实身份")
+    entry = AuditEntry.objects.filter(action="pingan.person.identity_viewed").get()
+    assert entry.actor_username == officer.username and entry.object_id == str(people[0].pk)
+    assert "王" in entry.object_repr and "小明" not in entry.object_repr  # logged masked
+    with pytest.raises(PermissionDeniedError):
+        actions.reveal_person(officer, people[1])
+
+
+def test_a_grant_reaches_one_object_outside_scope(make_user, people) -> None:  # type: ignore[no-untyped-def]
+    officer = make_user("correction_officer", area=TOWN_A)
+    assert not policy.can(officer, p.VIEW_PERSON.code, people[1])
+    ObjectGrant.objects.create(user=officer, permission=p.VIEW_PERSON.code, object_id=str(people[1].pk),
+                               content_type=ContentType.objects.get_for_model(Person), reason="supervising officer")
+    officer._pingan_reaches = None
+    assert policy.can(officer, p.VIEW_PERSON.code, people[1])
+
+
+def test_an_expired_grant_reaches_nothing(make_user, people) -> None:  # type: ignore[no-untyped-def]
+    officer = make_user("correction_officer", area=TOWN_A)
+    ObjectGrant.objects.create(user=officer, permission=p.VIEW_PERSON.code, object_id=str(people[1].pk),
+                               content_type=ContentType.objects.get_for_model(Person),
+                               expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    assert not policy.can(officer, p.VIEW_PERSON.code, people[1])
+
+
+def test_sealed_records_are_hidden_even_inside_scope(make_user, people) -> None:  # type: ignore[no-untyped-def]
+    Person.objects.filter(pk=people[0].pk).update(sealed=True)
+    admin = make_user("district_admin")
+    assert not policy.restrict(admin, p.VIEW_PERSON.code, Person.objects.filter(pk=people[0].pk)).exists()
+
+
+def test_block_leader_and_public_see_no_persons(make_user, people) -> None:  # type: ignore[no-untyped-def]
+    for user in (make_user("block_leader", area=GRID_A), make_user("public"), make_user("auditor")):
+        assert policy.restrict(user, p.VIEW_PERSON.code, Person.objects.all()).count() == 0
+
+
+def test_inactive_user_has_no_reach(make_user, people) -> None:  # type: ignore[no-untyped-def]
+    admin = make_user("district_admin")
+    admin.is_active = False
+    admin._pingan_reaches = None
+    assert policy.restrict(admin, p.VIEW_PERSON.code, Person.objects.all()).count() == 0
+
+
+def test_registering_a_person_validates_every_field(tree) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValidationFailed) as err:
+        actions.register_person("test", actions.PersonInput(name="", id_number=pid("33050319900101001")[:-1] + ("1" if pid("33050319900101001")[-1] != "1" else "2"), phone="123", area_code="999"))
+    assert set(err.value.details["fields"]) == {"name", "id_number", "phone", "area_code"}
+    assert Person.objects.count() == 0
+
+
+def test_same_id_number_is_one_person_across_modules(tree) -> None:  # type: ignore[no-untyped-def]
+    one = actions.register_person("test", actions.PersonInput(name="王小明", id_number=pid("33050319900101001")))
+    again = actions.register_person("test", actions.PersonInput(name="王小明", id_number=pid("33050319900101001").lower()))
+    assert one.pk == again.pk and one.birth_date == dt.date(1990, 1, 1)
+
+
+def test_grid_worker_cannot_register_a_person_in_another_grid(make_user, tree) -> None:  # type: ignore[no-untyped-def]
+    worker = make_user("grid_worker", area=GRID_A)
+    with pytest.raises(PermissionDeniedError):
+        actions.register_person(worker, actions.PersonInput(name="赵六", area_code=GRID_B))
