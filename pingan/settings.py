@@ -139,6 +139,7 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("PINGAN_DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+SERIALIZATION_MODULES = {"json": "pingan.core.serializers"}  # exact times in backups
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://pingan")}
 

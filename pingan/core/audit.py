@@ -72,8 +72,11 @@ def record(
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
         last = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first()
         user = actor if getattr(actor, "is_authenticated", False) else None
+        moment = clock.now()
         entry = AuditEntry(
-            at=clock.now(),
+            # Millisecond precision: what every database and Django's JSON serialiser keep alike,
+            # so a restored backup hashes the same.
+            at=moment.replace(microsecond=moment.microsecond // 1000 * 1000),
             actor=user,
             actor_username=getattr(user, "username", "") if user else (actor if isinstance(actor, str) else ""),
             action=action,

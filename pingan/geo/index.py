@@ -116,15 +116,26 @@ class AreaIndex:
         self._list_flat, self._list_fallback = build.list_flat, build.list_fallback
         self._max_len = int(build.list_len.max()) if build.list_len.size else 0
         results = self._results
-        # Candidate list -> (geometries to test, their results, fallback result) for the single path.
-        self._lists: list[tuple[np.ndarray, tuple[LocateResult, ...], LocateResult | None]] = []
+        depth = [_DEPTH[a.level] for a in shapes]
+        # Candidate list -> (groups, fallback) for the single path: one group per level, finest
+        # first, each (geometries, their results) tested in one call, since the call overhead
+        # dominates and the finest group nearly always holds the point.
+        self._lists: list[
+            tuple[tuple[tuple[np.ndarray, tuple[LocateResult, ...]], ...], LocateResult | None]
+        ] = []
         for s, ln, fb in zip(
             build.list_start.tolist(), build.list_len.tolist(), build.list_fallback.tolist(), strict=True
         ):
-            ranks = build.list_flat[s : s + ln]
-            self._lists.append(
-                (geoms[ranks], tuple(results[r] for r in ranks.tolist()), results[fb] if fb >= 0 else None)
-            )
+            ranks = build.list_flat[s : s + ln].tolist()
+            groups = []
+            i = 0
+            while i < len(ranks):
+                j = i
+                while j < len(ranks) and depth[ranks[j]] == depth[ranks[i]]:
+                    j += 1
+                groups.append((geoms[ranks[i:j]], tuple(results[r] for r in ranks[i:j])))
+                i = j
+            self._lists.append((tuple(groups), results[fb] if fb >= 0 else None))
         self.stats: dict[str, float] = {
             "areas": n,
             "nx": build.nx,
@@ -147,11 +158,11 @@ class AreaIndex:
             if val >= 0:
                 return self._results[val]
             if val != -1:
-                geoms, results, fallback = self._lists[-2 - val]
-                # One call tests every candidate: the call overhead dominates, not GEOS.
-                hits = _intersects_xy(geoms, lon, lat).tolist()
-                if True in hits:
-                    return results[hits.index(True)]
+                groups, fallback = self._lists[-2 - val]
+                for geoms, results in groups:
+                    hits = _intersects_xy(geoms, lon, lat).tolist()
+                    if True in hits:
+                        return results[hits.index(True)]
                 return fallback
         return None
 

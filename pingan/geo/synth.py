@@ -506,7 +506,7 @@ def _connected_without(members: set[int], drop: int, adjacency: Sequence[Sequenc
     return len(seen) == len(rest)
 
 
-def _balance(label: np.ndarray, adjacency: Sequence[Sequence[int]], lo: int, hi: int) -> None:
+def _shift(label: np.ndarray, adjacency: Sequence[Sequence[int]], lo: int, hi: int) -> None:
     """Move boundary nodes from big to small neighbouring regions (keeping every region connected)
     until region sizes lie within [lo, hi] or nothing more can move."""
     k = int(label.max()) + 1
@@ -550,6 +550,49 @@ def _balance(label: np.ndarray, adjacency: Sequence[Sequence[int]], lo: int, hi:
                 move(src, int(label[src]), j)
                 moved = True
         if not moved:
+            break
+
+
+def _bfs_split(label: np.ndarray, adjacency: Sequence[Sequence[int]], region: int, new: int) -> None:
+    """Cut one region in two connected parts (two-source BFS from a far-apart pair of nodes)."""
+    members = set(np.flatnonzero(label == region).tolist())
+
+    def bfs(starts: list[int]) -> tuple[list[int], dict[int, int]]:
+        owner = {s: i for i, s in enumerate(starts)}
+        order = list(starts)
+        for u in order:  # the list grows while it is walked: breadth-first order
+            for v in adjacency[u]:
+                if v in members and v not in owner:
+                    owner[v] = owner[u]
+                    order.append(v)
+        return order, owner
+
+    a = bfs([min(members)])[0][-1]
+    b = bfs([a])[0][-1]
+    for u, side in bfs([a, b])[1].items():
+        if side == 1:
+            label[u] = new
+
+
+def _balance(label: np.ndarray, adjacency: Sequence[Sequence[int]], lo: int, hi: int) -> None:
+    """Even out region sizes towards [lo, hi], every region staying connected: shift boundary
+    nodes; a region too small to grow is merged into a neighbour and the largest region split."""
+    k = int(label.max()) + 1
+    for _ in range(6):
+        _shift(label, adjacency, lo, hi)
+        size = np.bincount(label, minlength=k)
+        progressed = False
+        for j in np.flatnonzero(size < lo).tolist():
+            size = np.bincount(label, minlength=k)
+            mem = np.flatnonzero(label == j)
+            nbs = sorted({int(label[v]) for u in mem for v in adjacency[u]} - {j}, key=lambda x: (size[x], x))
+            big = int(np.argmax(size))
+            if size[j] >= lo or not nbs or big == j or size[big] < 2 * lo:
+                continue
+            label[mem] = nbs[0]
+            _bfs_split(label, adjacency, big, j)
+            progressed = True
+        if not progressed:
             break
 
 
