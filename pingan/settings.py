@@ -168,7 +168,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "pingan.web.views.locked_out"
 AXES_VERBOSE = False
-AXES_IPWARE_PROXY_COUNT = env.int("PINGAN_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "pingan.core.middleware.client_ip"
+# uvicorn rewrites REMOTE_ADDR from X-Forwarded-For only for these proxies (docs/operations.md).
+PINGAN_FORWARDED_ALLOW_IPS = env.str("PINGAN_FORWARDED_ALLOW_IPS", default="127.0.0.1")
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
@@ -234,12 +236,9 @@ LOGGING = {
 # Leaflet: no tile layer by default (sites may be offline); set PINGAN_TILE_URL to add one.
 PINGAN_TILE_URL = env.str("PINGAN_TILE_URL", default="")
 PINGAN_TILE_ATTRIBUTION = env.str("PINGAN_TILE_ATTRIBUTION", default="")
-LEAFLET_CONFIG = {"TILES": [], "DEFAULT_CENTER": (30.88, 120.43), "DEFAULT_ZOOM": 11, "NO_GLOBALS": False}
 
 # Platform knobs.
-PINGAN_DISTRICT_CODE = env.str("PINGAN_DISTRICT_CODE", default="330503")
 PINGAN_API_TOKEN_DAYS = env.int("PINGAN_API_TOKEN_DAYS", default=90)
-PINGAN_AUDIT_RETENTION_DAYS = env.int("PINGAN_AUDIT_RETENTION_DAYS", default=365)
 PINGAN_INDEX_CHECK_SECONDS = env.float("PINGAN_INDEX_CHECK_SECONDS", default=1.0)
 PINGAN_WORKER_TICK_SECONDS = env.float("PINGAN_WORKER_TICK_SECONDS", default=1.0)
 PINGAN_AREA_CHILD_TOLERANCE_M = env.float("PINGAN_AREA_CHILD_TOLERANCE_M", default=5.0)

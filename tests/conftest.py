@@ -122,13 +122,15 @@ def make_user(tree, roles):  # type: ignore[no-untyped-def]
 def _flush_passes_audit_triggers():  # type: ignore[no-untyped-def]
     """Transactional tests empty every table between tests, which the audit log's append-only
     triggers rightly refuse. For tests only, flushing lifts the triggers and puts them back."""
-    from django.db.backends.postgresql.operations import DatabaseOperations as PgOps
-    from django.db.backends.sqlite3.operations import DatabaseOperations as SqliteOps
+    from django.db import connections
 
     from pingan.core.dbtriggers import INSTALL, REMOVE
 
     originals = {}
-    for cls, vendor in ((SqliteOps, "sqlite"), (PgOps, "postgresql")):
+    for conn in connections.all():
+        cls, vendor = type(conn.ops), conn.vendor
+        if cls in originals or vendor not in INSTALL:
+            continue
         original = cls.sql_flush
         originals[cls] = original
 

@@ -20,7 +20,7 @@ from pingan.core import audit, clock, personal
 from pingan.core.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from pingan.geo.models import Area
 
-TOKEN_PREFIX = "pa_"
+TOKEN_PREFIX = "pa_"  # noqa: S105  (a public marker, not a secret)
 TOKEN_SCOPES = ("read", "write")
 
 

@@ -19,7 +19,7 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ["is_active", "is_staff", "assignments__role"]
     search_fields = ["username", "display_name"]
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("Pingan"), {"fields": ("display_name", "phone", "organisation")}),
     )
     inlines = [RoleAssignmentInline]

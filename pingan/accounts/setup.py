@@ -25,7 +25,7 @@ def ensure_default_roles() -> dict[str, Role]:
 
 
 def ensure_departments() -> dict[str, Organisation]:
-    orgs = {}
+    orgs: dict[str, Organisation] = {}
     with transaction.atomic():
         for code, name, name_en, kind, parent in defaults.DEPARTMENTS:
             org, created = Organisation.objects.get_or_create(

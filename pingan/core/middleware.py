@@ -7,9 +7,10 @@ from django.http import HttpRequest, HttpResponse
 from pingan.core import context
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address. Behind a proxy, the proxy must set X-Real-IP (docs/operations.md)."""
-    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR")
+def client_ip(request: HttpRequest, *args: object) -> str | None:
+    """The client's address. Behind a proxy, uvicorn sets REMOTE_ADDR from X-Forwarded-For, but
+    only when the connection comes from a trusted proxy (PINGAN_FORWARDED_ALLOW_IPS)."""
+    return request.META.get("REMOTE_ADDR")
 
 
 class RequestContextMiddleware:

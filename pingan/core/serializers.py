@@ -24,4 +24,4 @@ class ExactJSONEncoder(DjangoJSONEncoder):
 class Serializer(JsonSerializer):
     def _init_options(self) -> None:
         self.options.setdefault("cls", ExactJSONEncoder)
-        super()._init_options()
+        super()._init_options()  # type: ignore[misc]

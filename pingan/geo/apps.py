@@ -8,3 +8,6 @@ class GeoConfig(AppConfig):
     name = "pingan.geo"
     label = "geo"
     verbose_name = _("Geography")
+
+    def ready(self) -> None:
+        from pingan.geo import benchmarks  # noqa: F401  (registers `pingan bench locate`)

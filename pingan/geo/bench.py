@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=330503, help="synthetic district seed")
     args = parser.parse_args(argv)
     district = build_district(seed=args.seed)
-    figures = run_locate_bench(district.areas, district.outline, quick=args.quick)
+    figures = run_locate_bench(district.shapes(), district.outline, quick=args.quick)
     print(format_table(figures))
     ok = (
         figures["batch_points_per_s"] >= TARGET_BATCH_POINTS_PER_S

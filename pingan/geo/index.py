@@ -4,8 +4,8 @@ How it works: a raster of ``nx × ny`` cells covers the areas' bounding box. Eac
 
 * ``>= 0`` – the one area that wins everywhere in the cell (fast path, no geometry test);
 * ``-1`` – no area touches the cell (outside);
-* ``<= -2`` – a candidate list ``-2 - value``: areas to test in order, then an optional
-  fallback area that covers the whole cell.
+* ``<= -2`` – a candidate list ``-2 - value``: areas to test in order (finest level first,
+  then by code), then an optional fallback area that covers the whole cell untested.
 
 Which area wins: the finest level whose area covers the point (closed polygons, so a point on a
 boundary counts as inside); among areas of that level the lowest code (plain string order). The
@@ -13,9 +13,10 @@ coarser levels come from the winner's ``parent_code`` chain, precomputed per are
 
 The raster is built per level, finest first: polygon edges are rasterised conservatively (every
 cell an edge touches, widened by a tiny epsilon) and cell centres are filled by an even-odd
-scanline. A cell that no edge of a level touches is either wholly inside one area of that level
-or wholly outside all of them, so its centre decides; the first level that wholly covers a cell
-ends its candidate list.
+scanline. A cell that no edge of a level touches is either wholly inside an area of that level
+or wholly outside it, so its centre decides (cells held by two overlapping areas of one level
+get both as candidates); the first level that wholly covers a cell ends its candidate list.
+Identical candidate lists are shared, so the single-point path keeps plain Python tuples.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ LEVELS = ("district", "town", "village", "grid", "microgrid")
 _DEPTH = {level: depth for depth, level in enumerate(LEVELS)}
 # Field position of each level in LocateResult (finest first).
 _FIELD = {"microgrid": 0, "grid": 1, "village": 2, "town": 3, "district": 4}
+
+_MAX_RESOLUTION = 16384  # 16384² int32 cells would be 1 GB
+# Points per chunk in locate_many, to bound its temporaries.
+_CHUNK = 1 << 20
 
 # Widening, in cell units, of the conservative edge rasterisation (float noise is ~1e-12 here).
 _EPS = 1e-6
@@ -65,13 +70,14 @@ class LocateResult(NamedTuple):
 class AreaIndex:
     """Point location over a set of areas; immutable after construction and safe to share between threads.
 
-    ``areas`` keeps the input in index order: finest level first, then by code. ``locate_many``
-    returns positions in that order.
+    ``areas`` (and ``area_codes``) hold the input sorted finest level first, then by code; the
+    positions ``locate_many`` returns index them. ``resolution`` is the raster's cell count
+    along the longer side of the bounding box.
     """
 
     def __init__(self, areas: Iterable[AreaShape], *, version: int = 0, resolution: int = 4096) -> None:
-        if resolution < 1:
-            raise ValueError("resolution must be at least 1")
+        if not 1 <= resolution <= _MAX_RESOLUTION:
+            raise ValueError(f"resolution must be between 1 and {_MAX_RESOLUTION}")
         self.version = version
         self.resolution = resolution
         shapes = sorted(_checked(areas), key=lambda a: (-_DEPTH[a.level], a.code))
@@ -99,19 +105,19 @@ class AreaIndex:
 
         geoms = np.empty(n, dtype=object)
         geoms[:] = [a.geometry for a in shapes]
+        build = _build_raster(geoms, np.array([_DEPTH[a.level] for a in shapes], dtype=np.int64), resolution)
+        # Prepared only now, so that GEOS's memory does not add to the raster build's peak.
         shapely.prepare(geoms)
         if n:
             # GEOS builds a prepared polygon's point locator on first use; do it now, not in a query.
             bounds = shapely.bounds(geoms)
             _intersects_xy(geoms, bounds[:, 0], bounds[:, 1])
         self._geoms = geoms
-
-        build = _build_raster(geoms, np.array([_DEPTH[a.level] for a in shapes], dtype=np.int64), resolution)
         self._x0, self._y0, self._sx, self._sy = build.x0, build.y0, build.sx, build.sy
         self._nx, self._ny = build.nx, build.ny
         self._nxf, self._nyf = float(build.nx), float(build.ny)
         self._cells: np.ndarray = build.cells
-        self._cells_mv = memoryview(build.cells)
+        self._cells_mv = memoryview(build.cells)  # type: ignore[arg-type]
         self._list_start, self._list_len = build.list_start, build.list_len
         self._list_flat, self._list_fallback = build.list_flat, build.list_fallback
         self._max_len = int(build.list_len.max()) if build.list_len.size else 0
@@ -179,6 +185,14 @@ class AreaIndex:
             raise ValueError(f"lon and lat differ in shape: {x_in.shape} vs {y_in.shape}")
         x = x_in.ravel()
         y = y_in.ravel()
+        if x.size <= _CHUNK:
+            return self._locate_flat(x, y).reshape(x_in.shape)
+        out = np.empty(x.size, dtype=np.int32)
+        for i in range(0, x.size, _CHUNK):
+            out[i : i + _CHUNK] = self._locate_flat(x[i : i + _CHUNK], y[i : i + _CHUNK])
+        return out.reshape(x_in.shape)
+
+    def _locate_flat(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         u = (x - self._x0) * self._sx
         v = (y - self._y0) * self._sy
         ok = (u >= 0.0) & (u < self._nxf) & (v >= 0.0) & (v < self._nyf)
@@ -207,7 +221,7 @@ class AreaIndex:
                 found[active[hit]] = cand[hit]
                 active = active[~hit]
             out[pending] = found
-        return out.reshape(x_in.shape)
+        return out
 
     def cell_values(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Diagnostics: the raster entry under each point (>= 0 one area, -1 none, <= -2 candidate list)."""
@@ -245,7 +259,7 @@ def _checked(areas: Iterable[AreaShape]) -> list[AreaShape]:
         seen.add(a.code)
         if not isinstance(a.geometry, shapely.Polygon | shapely.MultiPolygon):
             raise ValueError(
-                f"area {a.code}: geometry must be a Polygon or MultiPolygon, not {a.geometry.geom_type}"
+                f"area {a.code}: geometry must be a Polygon or MultiPolygon, not {type(a.geometry).__name__}"
             )
     return out
 
@@ -328,6 +342,27 @@ def _touched_cells(
     return cells, owner[e][k]
 
 
+def _touched_cells_chunked(
+    a: np.ndarray, b: np.ndarray, owner: np.ndarray, nx: int, ny: int, chunk: int = 50_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """_touched_cells over slices of the edges, to bound the temporaries."""
+    if a.shape[0] <= chunk:
+        return _touched_cells(a, b, owner, nx, ny)
+    parts = [
+        _touched_cells(a[i : i + chunk], b[i : i + chunk], owner[i : i + chunk], nx, ny)
+        for i in range(0, a.shape[0], chunk)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (np.unique without its overhead)."""
+    values.sort()
+    if values.size < 2:
+        return values
+    return values[np.concatenate(([True], values[1:] != values[:-1]))]
+
+
 def _spans(
     a: np.ndarray, b: np.ndarray, owner: np.ndarray, nx: int, ny: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -387,8 +422,11 @@ def _build_raster(geoms: np.ndarray, depth: np.ndarray, resolution: int) -> _Ras
     a, b, owner = _edges(geoms)
     a = (a - (x0, y0)) * (sx, sy)
     b = (b - (x0, y0)) * (sx, sy)
-    test_cells: list[np.ndarray] = []
-    test_owner: list[np.ndarray] = []
+    n = len(geoms)
+    # Running sums wrap harmlessly (only overlapped cells ever exceed n, and those are discarded).
+    value_dtype = np.int16 if n < np.iinfo(np.int16).max else np.int32
+    scratch = np.empty((ny, nx), dtype=bool)
+    keys: list[np.ndarray] = []  # per level: sorted unique cell * n + candidate position
     width = nx + 1
     # Areas are sorted finest level first, so each level is a contiguous run of positions.
     for d in sorted(set(depth.tolist()), reverse=True):
@@ -396,14 +434,15 @@ def _build_raster(geoms: np.ndarray, depth: np.ndarray, resolution: int) -> _Ras
         e0, e1 = np.searchsorted(owner, [lo, hi])
         la, lb, lown = a[e0:e1], b[e0:e1], owner[e0:e1]
 
-        touched, t_owner = _touched_cells(la, lb, lown, nx, ny)
+        touched, t_owner = _touched_cells_chunked(la, lb, lown, nx, ny)
+        level_keys: list[np.ndarray] = []
         boundary = np.zeros((ny, nx), dtype=bool)
         boundary.ravel()[touched] = True
 
         own, row, c0, c1 = _spans(la, lb, lown, nx, ny)
         # Per row, +(position + 1) where a run of inside centres starts and - where it ends;
         # a running sum along the row then gives position + 1 of the area holding each centre.
-        value = np.zeros((ny, width), dtype=np.int32)
+        value = np.zeros((ny, width), dtype=value_dtype)
         flat_value = value.ravel()
         start, end = row * width + c0, row * width + c1
         overlapping = _runs_overlap(row, c0, c1)
@@ -413,7 +452,7 @@ def _build_raster(geoms: np.ndarray, depth: np.ndarray, resolution: int) -> _Ras
         else:
             flat_value[start] = own + 1  # run starts are distinct within a level
             flat_value[end] -= own + 1  # and so are run ends
-        np.cumsum(value, axis=1, out=value)
+        np.cumsum(value, axis=1, dtype=value_dtype, out=value)
         inside = value[:, :nx]
 
         if overlapping:
@@ -431,56 +470,50 @@ def _build_raster(geoms: np.ndarray, depth: np.ndarray, resolution: int) -> _Ras
             k, off = _expand((c1 - c0)[hits])
             r_k, c_k = row[hits][k], c0[hits][k] + off
             keep = overlap[r_k, c_k] & (grid[r_k, c_k] < 0)
-            test_cells.append(r_k[keep] * nx + c_k[keep])
-            test_owner.append(own[hits][k][keep])
+            level_keys.append((r_k[keep] * nx + c_k[keep]) * n + own[hits][k][keep])
             boundary |= overlap
             inside[overlap] = 0  # sums of several positions: meaningless, candidates added above
             del overlap
 
         # Cells this level wholly covers, not settled by a finer level: settled now.
-        settle = inside > 0
-        settle &= ~boundary
-        settle &= grid < 0
+        settle = np.greater(inside, 0)
+        np.logical_not(boundary, out=scratch)
+        settle &= scratch
+        np.less(grid, 0, out=scratch)
+        settle &= scratch
         grid[settle] = inside[settle] - 1
         del settle
 
         # Open cells this level's edges touch: the touching areas, and the area holding the
         # centre if any, are candidates.
         open_touched = cells[touched] < 0
-        test_cells.append(touched[open_touched])
-        test_owner.append(t_owner[open_touched])
+        level_keys.append(touched[open_touched] * n + t_owner[open_touched])
         centre = boundary
-        centre &= inside > 0
-        centre &= grid < 0
-        test_cells.append(np.flatnonzero(centre))
-        test_owner.append(inside[centre] - 1)
-        del boundary, centre, value, flat_value, inside
+        np.greater(inside, 0, out=scratch)
+        centre &= scratch
+        np.less(grid, 0, out=scratch)
+        centre &= scratch
+        level_keys.append(np.flatnonzero(centre) * n + (inside[centre] - 1))
+        del boundary, centre, value, flat_value, inside, touched, t_owner
+        keys.append(_sorted_unique(np.concatenate(level_keys)))
+        del level_keys
 
-    return _candidate_lists(x0, y0, sx, sy, nx, ny, cells, test_cells, test_owner, len(geoms))
+    # Levels own disjoint positions, so only the order across levels is left to fix.
+    key = np.concatenate(keys)
+    del keys
+    key.sort()
+    return _candidate_lists(x0, y0, sx, sy, nx, ny, cells, key, n)
 
 
 def _candidate_lists(
-    x0: float,
-    y0: float,
-    sx: float,
-    sy: float,
-    nx: int,
-    ny: int,
-    cells: np.ndarray,
-    test_cells: list[np.ndarray],
-    test_owner: list[np.ndarray],
-    n: int,
+    x0: float, y0: float, sx: float, sy: float, nx: int, ny: int, cells: np.ndarray, key: np.ndarray, n: int
 ) -> _Raster:
-    """Dedupe (cell, candidate) pairs, group them per cell, share identical lists, and mark the cells."""
-    key = np.concatenate([c.astype(np.int64) * n + o for c, o in zip(test_cells, test_owner, strict=True)])
-    key.sort()
-    if key.size:
-        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
-    cell_of = key // max(n, 1)
-    cand = (key % max(n, 1)).astype(np.int32)
+    """Group sorted unique (cell * n + candidate) keys per cell, share identical lists, and mark the cells."""
     if not key.size:
         empty = np.zeros(0, dtype=np.int32)
         return _Raster(x0, y0, sx, sy, nx, ny, cells, empty, empty, empty, empty, 0)
+    cell_of = key // n
+    cand = (key - cell_of * n).astype(np.int32)
     starts = np.flatnonzero(np.concatenate(([True], cell_of[1:] != cell_of[:-1])))
     lengths = np.diff(np.append(starts, key.size))
     ucell = cell_of[starts]
@@ -489,6 +522,7 @@ def _candidate_lists(
     run, off = _expand(lengths)
     table[run, off] = cand
     table[:, width] = cells[ucell]  # fallback: the area wholly covering the cell, or -1
+    del cell_of, cand, run, off, starts, lengths
     order = np.lexsort(table.T[::-1])
     ordered = table[order]
     new = np.concatenate(([True], np.any(ordered[1:] != ordered[:-1], axis=1)))

@@ -81,3 +81,6 @@ class GeoState(models.Model):
 
     class Meta:
         verbose_name = _("geography state")
+
+    def __str__(self) -> str:
+        return f"area tree v{self.version}"

@@ -584,7 +584,7 @@ def _balance(label: np.ndarray, adjacency: Sequence[Sequence[int]], lo: int, hi:
         progressed = False
         for j in np.flatnonzero(size < lo).tolist():
             size = np.bincount(label, minlength=k)
-            mem = np.flatnonzero(label == j)
+            mem = np.flatnonzero(label == j).tolist()
             nbs = sorted({int(label[v]) for u in mem for v in adjacency[u]} - {j}, key=lambda x: (size[x], x))
             big = int(np.argmax(size))
             if size[j] >= lo or not nbs or big == j or size[big] < 2 * lo:
@@ -599,7 +599,7 @@ def _balance(label: np.ndarray, adjacency: Sequence[Sequence[int]], lo: int, hi:
 def _apportion(
     weights: Sequence[float], total: int, lo: Sequence[int], hi: Sequence[int] | None = None
 ) -> list[int]:
-    """Split ``total`` seats by weight (D'Hondt), each share between lo and hi."""
+    """Split ``total`` seats by weight (Sainte-Laguë), each share between lo and hi."""
     alloc = list(lo)
     caps = list(hi) if hi is not None else [total] * len(weights)
     if sum(alloc) > total or sum(caps) < total or any(a > c for a, c in zip(alloc, caps, strict=True)):
@@ -607,7 +607,7 @@ def _apportion(
     while sum(alloc) < total:
         best = max(
             (i for i in range(len(weights)) if alloc[i] < caps[i]),
-            key=lambda i: (weights[i] / (alloc[i] + 1), -i),
+            key=lambda i: (weights[i] / (2 * alloc[i] + 1), -i),
         )
         alloc[best] += 1
     return alloc
@@ -883,7 +883,7 @@ def village_groups(district: SynthDistrict, n: int) -> list[list[str]]:
         raise ValueError(f"n must be between 1 and {total}")
     if n < len(by_town):
         codes = [v.code for vs in by_town for v in vs]
-        return [list(chunk) for chunk in np.array_split(np.asarray(codes), n)]
+        return [[str(c) for c in chunk] for chunk in np.array_split(np.asarray(codes), n)]
     per_town = _apportion([len(vs) for vs in by_town], n, [1] * len(by_town), [len(vs) for vs in by_town])
     groups: list[list[str]] = []
     for vs, k in zip(by_town, per_town, strict=True):

@@ -17,7 +17,7 @@ def sq(x0: float, y0: float, x1: float, y1: float) -> shapely.Polygon:
     return shapely.box(x0, y0, x1, y1)
 
 
-def tree(*extra: AreaShape) -> list[AreaShape]:
+def small_tree(*extra: AreaShape) -> list[AreaShape]:
     """District D (0..4 × 0..2) → town T → village V → grids G1 (0..2) and G2 (2..4)."""
     return [
         AreaShape("D", "district", None, sq(0, 0, 4, 2)),
@@ -45,7 +45,7 @@ def resolution(request: pytest.FixtureRequest) -> int:
 
 def test_shared_border_goes_to_lowest_code(resolution: int) -> None:
     # Two microgrids of G1 sharing the border x = 1; "…M2" < "…M3" whatever the insertion order.
-    areas = tree(
+    areas = small_tree(
         AreaShape("DTVG1M3", "microgrid", "DTVG1", sq(1, 0, 2, 2)),
         AreaShape("DTVG1M2", "microgrid", "DTVG1", sq(0, 0, 1, 2)),
     )
@@ -59,7 +59,7 @@ def test_shared_border_goes_to_lowest_code(resolution: int) -> None:
 
 
 def test_vertices_and_outer_boundary_count_as_inside(resolution: int) -> None:
-    areas = tree(
+    areas = small_tree(
         AreaShape("DTVG1M1", "microgrid", "DTVG1", sq(0, 0, 1, 1)),
         AreaShape("DTVG1M2", "microgrid", "DTVG1", sq(1, 0, 2, 1)),
         AreaShape("DTVG1M3", "microgrid", "DTVG1", sq(0, 1, 1, 2)),
@@ -74,7 +74,7 @@ def test_vertices_and_outer_boundary_count_as_inside(resolution: int) -> None:
 
 
 def test_outside_is_none(resolution: int) -> None:
-    index = AreaIndex(tree(), resolution=resolution)
+    index = AreaIndex(small_tree(), resolution=resolution)
     for x, y in [
         (-0.001, 1.0),
         (4.000001, 1.0),
@@ -90,7 +90,7 @@ def test_outside_is_none(resolution: int) -> None:
 
 def test_grid_without_microgrids_and_gaps(resolution: int) -> None:
     # G1 has one micro-grid covering only its left half; G2 has none.
-    areas = tree(AreaShape("DTVG1M1", "microgrid", "DTVG1", sq(0, 0, 1, 2)))
+    areas = small_tree(AreaShape("DTVG1M1", "microgrid", "DTVG1", sq(0, 0, 1, 2)))
     index = AreaIndex(areas, resolution=resolution)
     assert both(index, 0.5, 0.5) == LocateResult("DTVG1M1", "DTVG1", "DTV", "DT", "D")
     assert both(index, 1.5, 0.5) == LocateResult(None, "DTVG1", "DTV", "DT", "D")
@@ -109,7 +109,7 @@ def test_district_only_and_town_gap(resolution: int) -> None:
 
 def test_multipolygon(resolution: int) -> None:
     two = shapely.MultiPolygon([sq(0, 0, 0.5, 0.5), sq(1.5, 1.5, 2, 2)])
-    areas = tree(AreaShape("DTVG1M1", "microgrid", "DTVG1", two))
+    areas = small_tree(AreaShape("DTVG1M1", "microgrid", "DTVG1", two))
     index = AreaIndex(areas, resolution=resolution)
     assert both(index, 0.25, 0.25).microgrid == "DTVG1M1"  # type: ignore[union-attr]
     assert both(index, 1.75, 1.75).microgrid == "DTVG1M1"  # type: ignore[union-attr]
@@ -120,7 +120,7 @@ def test_hole_and_enclave(resolution: int) -> None:
     ring = shapely.Polygon(
         [(0, 0), (2, 0), (2, 2), (0, 2)], holes=[[(0.5, 0.5), (1.5, 0.5), (1.5, 1.5), (0.5, 1.5)]]
     )
-    areas = tree(
+    areas = small_tree(
         AreaShape("DTVG1M2", "microgrid", "DTVG1", ring),
         AreaShape("DTVG2M1", "microgrid", "DTVG2", sq(2.5, 0.5, 3.5, 1.5)),
         AreaShape("DTVG2M9", "microgrid", "DTVG2", sq(0.75, 0.75, 1.0, 1.0)),  # odd parent on purpose
@@ -136,7 +136,7 @@ def test_hole_and_enclave(resolution: int) -> None:
 
 
 def test_overlapping_areas_of_one_level(resolution: int) -> None:
-    areas = tree(
+    areas = small_tree(
         AreaShape("DTVG1M5", "microgrid", "DTVG1", sq(0, 0, 1.5, 2)),
         AreaShape("DTVG1M4", "microgrid", "DTVG1", sq(0.5, 0, 2, 2)),
     )
@@ -151,7 +151,7 @@ def test_overlapping_areas_of_one_level(resolution: int) -> None:
 
 
 def test_codes_and_level_positions() -> None:
-    areas = tree(AreaShape("DTVG1M1", "microgrid", "DTVG1", sq(0, 0, 1, 2)))
+    areas = small_tree(AreaShape("DTVG1M1", "microgrid", "DTVG1", sq(0, 0, 1, 2)))
     index = AreaIndex(areas, version=7)
     assert index.version == 7
     assert index.area_codes[0] == "DTVG1M1"  # finest level first
@@ -191,7 +191,7 @@ def test_bad_input_raises() -> None:
         AreaIndex(
             [AreaShape("A", "grid", "B", sq(0, 0, 1, 1)), AreaShape("B", "village", "A", sq(0, 0, 1, 1))]
         )
-    index = AreaIndex(tree())
+    index = AreaIndex(small_tree())
     with pytest.raises(ValueError, match="shape"):
         index.locate_many(np.zeros(2), np.zeros(3))
 
@@ -321,3 +321,40 @@ def test_matches_brute_force_on_overlapping_shapes(
     for i in range(len(x)):
         assert index.locate(float(x[i]), float(y[i])) == expected[i], (x[i], y[i])
         assert index.result(int(got_many[i])) == expected[i], (x[i], y[i])
+
+
+def test_locate_many_in_chunks_matches_single(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pingan.geo.index as index_module
+
+    monkeypatch.setattr(index_module, "_CHUNK", 7)
+    areas, box = voronoi_tree(11, 25, 0.2)
+    index = AreaIndex(areas, resolution=64)
+    rng = np.random.default_rng(11)
+    minx, miny, maxx, maxy = box.bounds
+    x = rng.uniform(minx - 0.1, maxx + 0.1, 100)
+    y = rng.uniform(miny - 0.1, maxy + 0.1, 100)
+    pos = index.locate_many(x.reshape(10, 10), y.reshape(10, 10))
+    assert pos.shape == (10, 10)
+    assert [index.result(int(p)) for p in pos.ravel()] == [
+        index.locate(a, b) for a, b in zip(x, y, strict=True)
+    ]
+
+
+def test_resolution_bounds() -> None:
+    for bad in (0, -3, 10**6):
+        with pytest.raises(ValueError, match="resolution"):
+            AreaIndex(small_tree(), resolution=bad)
+
+
+def test_bench_quick_smoke() -> None:
+    from pingan.geo.bench import format_table, run_locate_bench
+
+    areas, box = voronoi_tree(3, 40, 0.2)
+    figures = run_locate_bench(areas, box, quick=True)
+    for key in ("batch_points_per_s", "single_p50_us", "single_p99_us", "microgrids", "median_vertices"):
+        assert figures[key] > 0
+    assert figures["index_build_s"] >= 0 and figures["points"] == 100_000
+    assert figures["microgrids"] == sum(1 for a in areas if a.level == "microgrid")
+    assert figures["path_mismatches"] == 0 and figures["outside_fraction"] == 0
+    table = format_table(figures)
+    assert "single p99" in table and "points/s" in table

@@ -148,7 +148,6 @@ def test_every_route_is_in_the_table() -> None:
 def world(tree, make_user):  # type: ignore[no-untyped-def]
     from pingan.accounts import actions
     from pingan.accounts.models import Person
-
     from pingan.core.personal import id_check_digit
 
     def pid(stem: str) -> str:

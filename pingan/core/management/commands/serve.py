@@ -32,7 +32,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Pingan on http://{options['host']}:{options['port']}/")
         config = uvicorn.Config(
             "pingan.asgi:application", host=options["host"], port=options["port"], lifespan="off",
-            proxy_headers=True, log_level="info",
+            proxy_headers=True, forwarded_allow_ips=settings.PINGAN_FORWARDED_ALLOW_IPS, log_level="info",
         )
         server = uvicorn.Server(config)
         previous = signal.getsignal(signal.SIGTERM)

@@ -33,6 +33,12 @@
     var key = "level" + (level ? level.charAt(0).toUpperCase() + level.slice(1) : "");
     return d[key] || level || "";
   }
+  // "向阳社区第1网格第5微网格" under "向阳社区第1网格" is labelled "第5微网格".
+  function shortName(name) {
+    var top = stack[stack.length - 1];
+    var parent = top && top.code ? top.name : "";
+    return parent && name.length > parent.length && name.indexOf(parent) === 0 ? name.slice(parent.length) : name;
+  }
   function url(template, code) { return template.replace("CODE", encodeURIComponent(code)); }
   function getJSON(u) {
     if (!cache[u]) {
@@ -117,7 +123,7 @@
       onEachFeature: function (f, lyr) {
         var p = f.properties;
         byCode[p.code] = lyr;
-        if (labelled) lyr.bindTooltip(p.name, { permanent: true, direction: "center", className: "area-label", interactive: false });
+        if (labelled) lyr.bindTooltip(leaf ? p.name : shortName(p.name), { permanent: true, direction: "center", className: "area-label", interactive: false });
         else lyr.bindTooltip(p.name + " · " + p.code, { sticky: true });
         lyr.on("click", function () { if (!leaf) enter(p); });
         lyr.on("mouseover", function () { highlight(p.code, true); });
@@ -193,7 +199,7 @@
         li.appendChild(a);
       } else {
         var b = document.createElement("button");
-        b.type = "button"; b.className = "link"; b.textContent = p.name;
+        b.type = "button"; b.className = "link"; b.textContent = shortName(p.name); b.title = p.name;
         b.addEventListener("click", function () { enter(p); });
         li.appendChild(b);
       }

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from pingan.core import benchmarks
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark: a human table, or one JSON object of its figures with --json."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("name", help="one of: " + ", ".join(sorted(benchmarks.registered())))
+        parser.add_argument("--json", action="store_true", help="print one JSON object of the figures")
+        parser.add_argument("--quick", action="store_true", help="run small, in under a minute")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        func = benchmarks.registered().get(options["name"])
+        if func is None:
+            raise CommandError(f"no benchmark {options['name']!r}; known: {', '.join(sorted(benchmarks.registered()))}")
+        figures, table = func(options["quick"])
+        if options["json"]:
+            self.stdout.write(json.dumps(figures, ensure_ascii=False, default=str))
+        else:
+            self.stdout.write(table)
