@@ -46,7 +46,7 @@ def list_tokens(request: HttpRequest) -> Any:
 
 @router.delete("/auth/tokens/{token_id}", response={204: None})
 def revoke_token(request: HttpRequest, token_id: int) -> Any:
-    token = ApiToken.objects.filter(pk=token_id, user_id=request.user.pk).first()
+    token = ApiToken.objects.filter(pk=token_id, user_id=request.user.pk or 0).first()
     if token is None:
         raise NotFoundError("not_found", "no such token")
     actions.revoke_token(request.user, token)
