@@ -137,8 +137,8 @@ def test_round_trips_inside_china(lon: float, lat: float) -> None:
 
 
 def test_round_trip_grid_inside_china() -> None:
-    lon, lat = np.meshgrid(np.linspace(73.0, 135.0, 63), np.linspace(4.0, 53.5, 51))
-    lon, lat = lon.ravel(), lat.ravel()
+    grid_lon, grid_lat = np.meshgrid(np.linspace(73.0, 135.0, 63), np.linspace(4.0, 53.5, 51))
+    lon, lat = grid_lon.ravel(), grid_lat.ravel()
     for crs in ("gcj02", "bd09"):
         wlon, wlat = c.to_wgs84_array(*c.from_wgs84_array(lon, lat, crs), crs)
         # metres per degree is at most ~111 km, so 1e-7 degrees is about a centimetre
