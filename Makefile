@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 messages: $(STAMP)
-	$(BIN)/pybabel compile -d pingan/locale -D django -f -q
+	$(BIN)/pybabel -q compile -d pingan/locale -D django -f
 
 demo: $(STAMP) messages
 	$(BIN)/pingan demo

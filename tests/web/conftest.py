@@ -13,10 +13,6 @@ from typing import Any
 
 import pytest
 
-# Playwright's sync API runs an asyncio loop in this thread; Django's ORM guard would otherwise
-# refuse the test's own database calls while a page is open.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -60,7 +56,11 @@ def browser() -> Iterator[Any]:
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
+    # Playwright's sync API runs an asyncio loop in this thread, and Django's ORM guard would then
+    # refuse the tests' own database calls. Lifted only while the browser is up: set for the whole
+    # session, it would leak into other tests (and into `check --deploy` subprocesses).
+    with pytest.MonkeyPatch.context() as mp, sync_playwright() as p:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield chromium
