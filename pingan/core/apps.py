@@ -10,4 +10,10 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
+        from django.contrib.admin.models import LogEntry
+        from django.db.models.signals import post_save
+
         from pingan.core import tasks  # noqa: F401  (registers periodic jobs)
+        from pingan.core.signals import mirror_admin_entry
+
+        post_save.connect(mirror_admin_entry, sender=LogEntry, dispatch_uid="pingan.audit.admin")
