@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "pingan.core",
     "pingan.geo",
     "pingan.accounts",
+    "pingan.events",
     "pingan.web",
 ]
 

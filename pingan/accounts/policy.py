@@ -102,10 +102,15 @@ def _path(prefix: str, suffix: str) -> str:
 def _reach_q(reach: Reach, spec: ScopeSpec, user: Any, scoped: bool) -> Q | None:
     if not scoped or reach.scope == "district":
         return Q()
-    if reach.scope == "area" and reach.area_code is not None and spec.area_path is not None:
-        return Q(**{_path(spec.area_path, "code__startswith"): reach.area_code})
+    org_q = None
     if reach.scope in ("organisation", "area") and reach.organisation_id is not None and spec.org_path is not None:
-        return Q(**{_path(spec.org_path, "pk") if spec.org_path else "pk": reach.organisation_id})
+        org_q = Q(**{_path(spec.org_path, "pk") if spec.org_path else "pk": reach.organisation_id})
+    if reach.scope == "area" and reach.area_code is not None and spec.area_path is not None:
+        area_q = Q(**{_path(spec.area_path, "code__startswith"): reach.area_code})
+        # An area role also reaches what is handed to its own organisation (a department's tasks).
+        return area_q | org_q if org_q is not None else area_q
+    if org_q is not None:
+        return org_q
     if reach.scope == "own" and spec.owner_path is not None:
         return Q(**{spec.owner_path: user.pk})
     return None
