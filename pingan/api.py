@@ -70,11 +70,17 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 def _mount() -> None:
     from pingan.accounts.api import router as accounts_router
     from pingan.core.api import router as core_router
+    from pingan.dashboard.api import router as dashboard_router
+    from pingan.events.api import router as events_router
+    from pingan.fieldwork.api import router as fieldwork_router
     from pingan.geo.api import router as geo_router
 
     api.add_router("/", accounts_router)
     api.add_router("/areas", geo_router)
     api.add_router("/audit", core_router)
+    api.add_router("/events", events_router)
+    api.add_router("/fieldwork", fieldwork_router)
+    api.add_router("/dashboard", dashboard_router)
 
 
 _mount()

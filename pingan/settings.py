@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "pingan.geo",
     "pingan.accounts",
     "pingan.events",
+    "pingan.fieldwork",
+    "pingan.dashboard",
     "pingan.web",
 ]
 

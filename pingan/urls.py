@@ -12,5 +12,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("events/", include("pingan.events.urls")),
+    path("work/", include("pingan.fieldwork.urls")),
+    path("dashboard/", include("pingan.dashboard.urls")),
     path("", include("pingan.web.urls")),
 ]

@@ -10,57 +10,30 @@ without an object use the same value for both. Statuses: 200 OK, 302 redirect (t
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.conftest import GRID_A, GRID_B, TOWN_A, TOWN_B
-
-ROLES = [
-    "anonymous", "district_admin", "department_staff", "workstation_staff", "grid_worker", "grid_worker_parttime",
-    "liaison_cadre", "block_leader", "correction_officer", "police_officer", "checkpoint_staff", "procurator", "judge",
-    "mediator", "deputy", "enterprise_safety_officer", "correction_subject", "public", "auditor",
-]
-
-# Where each persona's role reaches. "Inside" objects sit in GRID_A / TOWN_A; "outside" in TOWN_B.
-PERSONA_AREA = {
-    "district_admin": "330503", "department_staff": TOWN_A, "workstation_staff": "330503100201", "grid_worker": GRID_A,
-    "grid_worker_parttime": GRID_A, "liaison_cadre": "330503100201", "block_leader": GRID_A, "correction_officer": TOWN_A,
-    "police_officer": TOWN_A, "checkpoint_staff": TOWN_A, "procurator": "330503", "judge": "330503", "mediator": TOWN_A,
-    "deputy": TOWN_A, "auditor": "330503",
-}
-
-A, D, F, H, L, U = 200, 302, 403, 404, 302, 401  # allowed, redirect, forbidden, hidden, to-login, unauthenticated
-
-
-def row(**cells: object) -> dict[str, tuple[int, int]]:
-    """Build a row: ``default=`` applies to every logged-in role; role=code or (inside, outside)."""
-    default = cells.pop("default")
-    anonymous = cells.pop("anonymous")
-    out: dict[str, tuple[int, int]] = {}
-    for role in ROLES:
-        value = anonymous if role == "anonymous" else cells.get(role, default)
-        out[role] = value if isinstance(value, tuple) else (value, value)  # type: ignore[assignment]
-    return out
-
-
-STAFF = ("district_admin", "department_staff", "workstation_staff", "grid_worker", "grid_worker_parttime",
-         "liaison_cadre", "correction_officer", "police_officer", "procurator", "judge", "mediator")
-VIEW_AREA = (*STAFF, "block_leader", "deputy")
-VIEW_ORG = (*STAFF, "deputy", "enterprise_safety_officer")
-IDENTITY = ("workstation_staff", "correction_officer", "police_officer", "judge")
-# Roles whose area scope is the whole district (so "outside" is still inside for them).
-DISTRICT_WIDE = ("district_admin", "procurator", "judge")
-
-
-def allow(roles: tuple[str, ...], ok: int = A, scoped: bool = False, denied: int = F, hidden: int = H) -> dict[str, object]:
-    cells: dict[str, object] = {}
-    for role in ROLES[1:]:
-        if role in roles:
-            cells[role] = (ok, ok if (not scoped or role in DISTRICT_WIDE) else hidden)
-        else:
-            cells[role] = denied
-    return cells
-
+from tests.conftest import GRID_A, GRID_B, TOWN_B
+from tests.web.access import (  # noqa: E402
+    DISTRICT_WIDE,
+    IDENTITY,
+    PERSONA_AREA,
+    ROLES,
+    STAFF,
+    VIEW_AREA,
+    VIEW_ORG,
+    A,
+    D,
+    F,
+    H,
+    L,
+    U,
+    allow,
+    row,
+)
 
 # (method, route name or path template) → expectations; {inside}/{outside} are filled per route.
 TABLE: dict[str, dict[str, object]] = {
@@ -196,6 +169,11 @@ def request_for(name: str, spec: dict[str, object], obj: object, user: object) -
 
         stem = "33050320000101" + f"{abs(hash((name, str(obj), str(user)))) % 900 + 100}"
         data = {"name": "张三", "id_number": stem + id_check_digit(stem), "area_code": obj}
+    for module in ROW_MODULES:
+        built = module.request(kind, obj, user)
+        if built is not None:
+            kwargs, data = built
+            break
     if spec.get("body") == "bad-credentials":
         data = {"username": "nobody", "password": "wrong password"}
     path = str(spec["path"]) if "path" in spec else reverse(name, kwargs=kwargs or None)
@@ -203,6 +181,16 @@ def request_for(name: str, spec: dict[str, object], obj: object, user: object) -
         path += "?lon=120.32&lat=30.85"
     return str(spec["method"]), path, data
 
+
+# Each app with routes adds ``tests/<app>/access_rows.py``: ``ROWS`` (same format as TABLE) and
+# ``objects(kind, world, make_user) -> (inside, outside) | None`` and
+# ``request(kind, obj, user) -> (url kwargs, body) | None`` for the object kinds its rows use.
+ROW_MODULES = []
+for _app in ("events", "fieldwork", "dashboard"):
+    if importlib.util.find_spec(f"tests.{_app}.access_rows") is not None:
+        _module = importlib.import_module(f"tests.{_app}.access_rows")
+        TABLE.update(_module.ROWS)
+        ROW_MODULES.append(_module)
 
 CASES = [(name, role) for name in sorted(TABLE) for role in ROLES]
 
@@ -226,6 +214,11 @@ def test_route_answers_as_written(name: str, role: str, world, make_user, client
         objects = (GRID_A, GRID_B)
     else:
         objects = (None, None)
+        for module in ROW_MODULES:
+            found = module.objects(kind, world, make_user)
+            if found is not None:
+                objects = found
+                break
     for obj, expected in ((objects[0], expected_in), (objects[1], expected_out)):
         if role == "anonymous" and kind == "own_token" and obj == "mine":
             obj = "other"
