@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python tools/fetch_assets.py
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-BenchFunc = Callable[[bool], tuple[dict[str, Any], str]]
+BenchFunc = Callable[..., tuple[dict[str, Any], str]]  # (quick, **options) -> (figures, table)
 _registry: dict[str, BenchFunc] = {}
 
 

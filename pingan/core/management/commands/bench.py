@@ -15,12 +15,14 @@ class Command(BaseCommand):
         parser.add_argument("name", help="one of: " + ", ".join(sorted(benchmarks.registered())))
         parser.add_argument("--json", action="store_true", help="print one JSON object of the figures")
         parser.add_argument("--quick", action="store_true", help="run small, in under a minute")
+        parser.add_argument("--events", type=int, default=None, help="events bench: how many historical events")
 
     def handle(self, *args: Any, **options: Any) -> None:
         func = benchmarks.registered().get(options["name"])
         if func is None:
             raise CommandError(f"no benchmark {options['name']!r}; known: {', '.join(sorted(benchmarks.registered()))}")
-        figures, table = func(options["quick"])
+        extra = {k: options[k] for k in ("events",) if options.get(k) is not None}
+        figures, table = func(options["quick"], **extra)
         if options["json"]:
             self.stdout.write(json.dumps(figures, ensure_ascii=False, default=str))
         else:
