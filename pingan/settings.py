@@ -246,5 +246,17 @@ PINGAN_INDEX_CHECK_SECONDS = env.float("PINGAN_INDEX_CHECK_SECONDS", default=1.0
 PINGAN_WORKER_TICK_SECONDS = env.float("PINGAN_WORKER_TICK_SECONDS", default=1.0)
 PINGAN_AREA_CHILD_TOLERANCE_M = env.float("PINGAN_AREA_CHILD_TOLERANCE_M", default=5.0)
 
+# Events: working hours for working-time limits ("08:30-12:00,13:30-17:30"; empty = deadlines.WORK_HOURS)
+PINGAN_WORK_HOURS = env.str("PINGAN_WORK_HOURS", default="")
+PINGAN_EVENT_REOPEN_DAYS = env.int("PINGAN_EVENT_REOPEN_DAYS", default=30)
+PINGAN_PUBLIC_REPORTS_PER_HOUR = env.int("PINGAN_PUBLIC_REPORTS_PER_HOUR", default=10)  # per address and per phone
+PINGAN_UPLOAD_MAX_BYTES = env.int("PINGAN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+# Notifications: outbound channels (console, email, webhook, sms)
+PINGAN_NOTIFY_CHANNELS = env.list("PINGAN_NOTIFY_CHANNELS", default=["console"])
+PINGAN_WEBHOOK_URL = env.str("PINGAN_WEBHOOK_URL", default="")
+PINGAN_WEBHOOK_SECRET = env_secret("PINGAN_WEBHOOK_SECRET") or ""
+PINGAN_WEBHOOK_TIMEOUT = env.float("PINGAN_WEBHOOK_TIMEOUT", default=10.0)
+PINGAN_SMS_GATEWAY = env.str("PINGAN_SMS_GATEWAY", default="pingan.events.channels.SmsGateway")
+
 NINJA_PAGINATION_PER_PAGE = 50
 PINGAN_SITE_NAME = _("Pingan")

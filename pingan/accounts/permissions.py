@@ -28,6 +28,20 @@ def register(code: str, label: str | Promise, *, scoped: bool = True) -> Permiss
     return perm
 
 
+_default_grants: dict[str, set[str]] = {}
+
+
+def grant_by_default(grants: dict[str, list[str]]) -> None:
+    """Modules say which default roles get their permissions; ``ensure_default_roles`` (demo, tests)
+    and each module's data migration apply them. Grants are only ever added, never removed."""
+    for role, codes in grants.items():
+        _default_grants.setdefault(role, set()).update(codes)
+
+
+def default_grants(role: str) -> set[str]:
+    return set(_default_grants.get(role, ()))
+
+
 def get(code: str) -> Permission:
     try:
         return _known[code]

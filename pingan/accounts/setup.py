@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from pingan.accounts import defaults
+from pingan.accounts import defaults, permissions
 from pingan.accounts.models import Organisation, Role
 from pingan.core import audit
 
@@ -14,12 +14,17 @@ def ensure_default_roles() -> dict[str, Role]:
     roles = {}
     with transaction.atomic():
         for code, name, name_en, scope, perms, description in defaults.ROLES:
+            wanted = sorted(set(perms) | permissions.default_grants(code))
             role, created = Role.objects.get_or_create(
                 code=code,
-                defaults={"name": name, "name_en": name_en, "scope": scope, "permissions": perms, "description": description},
+                defaults={"name": name, "name_en": name_en, "scope": scope, "permissions": wanted, "description": description},
             )
             if created:
-                audit.record("setup", "pingan.role.created", role, changes={"permissions": perms, "scope": scope})
+                audit.record("setup", "pingan.role.created", role, changes={"permissions": wanted, "scope": scope})
+            elif missing := [c for c in wanted if c not in role.permissions]:
+                role.permissions = [*role.permissions, *missing]
+                role.save(update_fields=["permissions"])
+                audit.record("setup", "pingan.role.granted", role, changes={"added": missing})
             roles[code] = role
     return roles
 

@@ -7,6 +7,7 @@ chain at that point. The database refuses UPDATE and DELETE on the table (see mi
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -72,7 +73,7 @@ def record(
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
         last = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first()
         user = actor if getattr(actor, "is_authenticated", False) else None
-        moment = clock.now()
+        moment = clock.now().astimezone(dt.UTC)
         entry = AuditEntry(
             # Millisecond precision: what every database and Django's JSON serialiser keep alike,
             # so a restored backup hashes the same.

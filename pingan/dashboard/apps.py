@@ -8,3 +8,6 @@ class DashboardConfig(AppConfig):
     name = "pingan.dashboard"
     label = "dashboard"
     verbose_name = _("Dashboard")
+
+    def ready(self) -> None:
+        from pingan.dashboard import jobs, scopes  # noqa: F401  (register the rollup job and scope)

@@ -10,3 +10,6 @@ class FieldworkConfig(AppConfig):
     name = "pingan.fieldwork"
     label = "fieldwork"
     verbose_name = _("Grid and workstation work")
+
+    def ready(self) -> None:
+        from pingan.fieldwork import scopes  # noqa: F401  (register scopes and permissions)

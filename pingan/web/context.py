@@ -18,6 +18,9 @@ NAV: list[tuple[str, Any, str | None]] = [
     ("web:organisations", _("Organisations"), p.VIEW_ORGANISATION.code),
     ("web:audit", _("Audit log"), p.VIEW_AUDIT.code),
     ("web:tokens", _("API tokens"), None),
+    ("events:inbox", _("Events"), "events.view_event"),
+    ("events:report", _("Report"), "events.report_event"),
+    ("events:map", _("Events map"), "events.view_event"),
 ]
 
 

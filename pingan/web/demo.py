@@ -98,11 +98,52 @@ def load_organisations() -> None:
             _org(f"ent{n:02d}", name, name_en, OrgKind.ENTERPRISE, area=towns[min(n, len(towns) - 1)])
 
 
+# name, type code, priority, lead unit code (None: the workstation triages), assisting codes,
+# auto-dispatch, accept minutes, resolve minutes, basis
+ROUTING_RULES: list[tuple[str, str | None, str, str | None, list[str], bool, int, int, str]] = [
+    ("紧急事件 1 小时内受理", None, "urgent", None, [], False, 60, 8 * 60, "calendar"),
+    ("矛盾纠纷 工作站分流调处", "dispute", "", None, [], False, 240, 5 * 8 * 60, "working"),
+    ("劳动欠薪 人力社保局牵头", "dispute-wages", "", "rsj", ["sfj"], True, 240, 10 * 8 * 60, "working"),
+    ("工伤赔偿 人力社保局牵头", "dispute-work-injury", "", "rsj", ["sfj"], True, 240, 10 * 8 * 60, "working"),
+    ("消费纠纷 市场监管局", "dispute-consumer", "", "scjg", [], True, 240, 5 * 8 * 60, "working"),
+    ("消防隐患 应急管理局 + 综合执法", "hazard-fire", "", "yjj", ["zhzf"], True, 120, 3 * 8 * 60, "working"),
+    ("生产安全 应急管理局", "hazard-production", "", "yjj", [], True, 120, 3 * 8 * 60, "working"),
+    ("道路交通 交通运输局 + 公安", "hazard-traffic", "", "jtj", ["gaj"], True, 120, 3 * 8 * 60, "working"),
+    ("寄递安全 邮政管理局 + 检察院联络点", "hazard-delivery", "", "yzj", ["jcy"], True, 240, 5 * 8 * 60, "working"),
+    ("治安 公安分局", "public-order", "", "gaj", [], True, 60, 2 * 8 * 60, "working"),
+    ("生态环境 综合行政执法局", "environment", "", "zhzf", [], True, 240, 5 * 8 * 60, "working"),
+    ("市场监管 市场监管局", "market", "", "scjg", [], True, 240, 5 * 8 * 60, "working"),
+    ("民生诉求 工作站分流", "livelihood", "", None, [], False, 240, 5 * 8 * 60, "working"),
+]
+
+
+def load_routing_rules() -> int:
+    """The demo's routing rules: who leads what, how fast (editable by admins afterwards)."""
+    from pingan.events.models import EventType, RoutingRule
+
+    if RoutingRule.objects.exists():
+        return 0
+    org = {o.code: o for o in Organisation.objects.all()}
+    types = {t.code: t for t in EventType.objects.all()}
+    with transaction.atomic():
+        for order, (name, type_code, priority, lead, assisting, auto, accept, resolve, basis) in enumerate(ROUTING_RULES):
+            rule = RoutingRule.objects.create(
+                name=name, event_type=types.get(type_code) if type_code else None, priority=priority,
+                lead_unit=org.get(lead) if lead else None, auto_dispatch=auto, accept_minutes=accept,
+                resolve_minutes=resolve, time_basis=basis, order=order * 10,
+            )
+            rule.assisting_units.set([org[c] for c in assisting if c in org])
+            audit.record("demo", "pingan.routing_rule.created", rule)
+    return len(ROUTING_RULES)
+
+
 def _admin_group() -> Group:
     group, _ = Group.objects.get_or_create(name="平台管理员 Platform administrators")
     perms = DjangoPermission.objects.filter(
-        content_type__app_label__in=["accounts", "geo", "core"],
-    ).exclude(content_type__model__in=["person", "apitoken", "auditentry"])
+        content_type__app_label__in=["accounts", "geo", "core", "events"],
+        content_type__model__in=["organisation", "role", "user", "roleassignment", "objectgrant", "area", "joblease",
+                                 "eventtype", "routingrule", "workcalendarday"],
+    )
     group.permissions.set(list(perms) + list(DjangoPermission.objects.filter(content_type__app_label="core", codename="view_auditentry")))
     return group
 
@@ -225,6 +266,7 @@ def load_demo(stdout: Any = None) -> tuple[list[DemoLogin], str, bool]:
     ensure_default_roles()
     load_geography(stdout)
     load_organisations()
+    load_routing_rules()
     password, generated = demo_password()
     logins = load_users(password)
     load_persons()

@@ -17,7 +17,8 @@ START = dt.datetime(2026, 11, 29, 0, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def counting_job():  # type: ignore[no-untyped-def]
+def counting_job(monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(jobs, "_registry", {})  # only this test's job runs
     calls: list[dt.datetime] = []
     name = "test.counting"
     jobs.periodic(name, every=dt.timedelta(hours=1))(calls.append)
