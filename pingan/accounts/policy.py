@@ -131,6 +131,9 @@ def scope_q(user: Any, perm: str, model: type[models.Model]) -> Q | None:
             combined = Q()
             break
         combined = q if combined is None else combined | q
+    if spec.owner_path is not None and parts and combined is not None and combined:
+        # Whoever may see these at all also sees their own (a reporter follows what they reported).
+        combined = combined | Q(**{spec.owner_path: user.pk})
     if spec.sealed_field and combined is not None and not _reaches_sealed(user):
         combined = combined & Q(**{spec.sealed_field: False})
     grant_ids = _granted_ids(user, perm, model)

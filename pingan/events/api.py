@@ -1,7 +1,7 @@
 import datetime as dt
 from typing import Any
 
-from django.db.models import Avg, Count, F, Max, Min
+from django.db.models import Avg, Count, F, Min, Q
 from django.db.models.functions import Floor
 from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Header, Query, Router, Schema, Status
@@ -161,7 +161,8 @@ def event_clusters(request: HttpRequest, params: Query[ClusterQuery]) -> Any:
     cells = list(
         qs.annotate(cx=Floor(F("lon") / size), cy=Floor(F("lat") / size))
         .values("cx", "cy")
-        .annotate(n=Count("id"), lon=Avg("lon"), lat=Avg("lat"), first=Min("id"), late=Max("overdue"))
+        .annotate(n=Count("id"), lon=Avg("lon"), lat=Avg("lat"), first=Min("id"),
+                  late=Count("id", filter=Q(overdue=True)))
         .order_by("cx", "cy")
     )
     singles = {e.pk: e for e in Event.objects.filter(pk__in=[c["first"] for c in cells if c["n"] == 1])

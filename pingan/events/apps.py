@@ -10,4 +10,4 @@ class EventsConfig(AppConfig):
     verbose_name = _("Events")
 
     def ready(self) -> None:
-        from pingan.events import jobs, scopes  # noqa: F401  (register jobs, scopes, permissions)
+        from pingan.events import benchmarks, jobs, scopes  # noqa: F401  (register bench, jobs, scopes, permissions)

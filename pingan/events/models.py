@@ -206,6 +206,9 @@ class Event(models.Model):
             models.Index(fields=["town", "created_at"]),
             models.Index(fields=["workstation", "created_at"]),
             models.Index(fields=["overdue", "state"]),
+            models.Index(fields=["resolved_at"]),
+            models.Index(fields=["closed_at"]),
+            models.Index(fields=["event_type", "created_at"]),
         ]
 
     def __str__(self) -> str:

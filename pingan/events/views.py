@@ -22,12 +22,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from pingan.accounts import policy
 from pingan.accounts.models import Organisation, OrgKind
+from pingan.accounts.permissions import VIEW_AREA
 from pingan.core import audit, clock
 from pingan.core.errors import DomainError, NotFoundError, ValidationFailed
 from pingan.events import actions, exports, presenters, queries
 from pingan.events import permissions as ep
 from pingan.events.models import Event, EventType, Priority, ResolutionMethod, State
 from pingan.events.uploads import clean_upload
+from pingan.geo import queries as geo_queries
 
 BOXES: list[tuple[str, Any]] = [
     ("to_accept", gettext_lazy("To accept")),
@@ -58,14 +60,20 @@ def visible_event(request: HttpRequest, event_id: int) -> Event:
     return event
 
 
+def _date(raw: str) -> dt.date | None:
+    try:
+        return parse_date(raw) if raw else None
+    except ValueError:
+        return None
+
+
 def filters_from(request: HttpRequest) -> dict[str, Any]:
-    """The list filters from the query string, as ``queries.filtered`` takes them."""
+    """The list filters from the query string, as ``queries.filtered`` takes them (bad dates are ignored)."""
     get = request.GET
     overdue = get.get("overdue", "")
     return {
         "state": get.get("state", "").strip(), "type": get.get("type", "").strip(), "area": get.get("area", "").strip(),
-        "date_from": parse_date(get.get("from", "") or "") if get.get("from") else None,
-        "date_to": parse_date(get.get("to", "") or "") if get.get("to") else None,
+        "date_from": _date(get.get("from", "")), "date_to": _date(get.get("to", "")),
         "overdue": True if overdue in ("1", "true", "on") else (False if overdue in ("0", "false") else None),
         "unit": get.get("unit", "").strip(), "box": get.get("box", "").strip(),
     }
@@ -84,7 +92,12 @@ def inbox(request: HttpRequest) -> HttpResponse:
     filters = filters_from(request) | {"box": box}
     counts = queries.inbox_counts(request.user)
     tabs = [{"box": code, "label": label, "count": counts.get(code, 0), "active": code == box} for code, label in BOXES]
-    qs = queries.filtered(request.user, **filters).select_related("event_type", "event_type__parent", "area", "lead_unit")
+    try:
+        qs = queries.filtered(request.user, **filters)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        qs = queries.filtered(request.user, box=box)
+    qs = qs.select_related("event_type", "event_type__parent", "area", "lead_unit")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "events/inbox.html", {
         "tabs": tabs, "box": box, "page": page, "filters": {k: request.GET.get(k, "") for k in FILTER_KEYS},
@@ -101,6 +114,10 @@ def export(request: HttpRequest) -> HttpResponse:
     """The filtered list as an Excel file (formula-like cells neutralised). Recorded in the audit log."""
     require_perm(request, ep.EXPORT_EVENTS.code)
     filters = filters_from(request)
+    try:
+        queries.filtered(request.user, **filters)
+    except DomainError:
+        filters = {"box": filters["box"]}
     events = list(
         policy.restrict(request.user, ep.EXPORT_EVENTS.code, queries.filtered(request.user, **filters))
         .select_related("event_type", "event_type__parent", "area", "lead_unit")[:50_000]
@@ -176,11 +193,15 @@ def report(request: HttpRequest) -> HttpResponse:
             if request.GET.get(key):
                 initial[key] = request.GET[key]
         form = ReportForm(initial=initial)
-    return render(request, "events/report.html", {"form": form, **map_settings()})
+    return render(request, "events/report.html", {"form": form, **map_settings(request)})
 
 
-def map_settings() -> dict[str, Any]:
-    return {"tile_url": settings.PINGAN_TILE_URL, "tile_attribution": settings.PINGAN_TILE_ATTRIBUTION}
+def map_settings(request: HttpRequest) -> dict[str, Any]:
+    """Tiles (optional: sites may be offline) and the viewer's own areas, outlined so there is something
+    to find one's way by on a map without tiles."""
+    roots = geo_queries.root_areas(request.user) if policy.has_perm(request.user, VIEW_AREA.code) else []
+    return {"tile_url": settings.PINGAN_TILE_URL, "tile_attribution": settings.PINGAN_TILE_ATTRIBUTION,
+            "root_codes": ",".join(a.code for a in roots[:20])}
 
 
 # -- the event page and its actions -----------------------------------------------------------------
@@ -311,7 +332,9 @@ def act(request: HttpRequest, event_id: int, action: str) -> HttpResponse:
     error = None
     try:
         run_action(request, event, action)
-    except (NotFoundError, DomainError) as exc:
+    except ValueError:
+        error = _("Some of the values could not be read.")
+    except DomainError as exc:
         if exc.status == 403:
             raise PermissionDenied from exc
         if exc.status == 404:
@@ -339,6 +362,6 @@ def events_map(request: HttpRequest) -> HttpResponse:
     return render(request, "events/map.html", {
         "states": State.choices, "types": EventType.objects.filter(is_active=True, parent__isnull=True).order_by("order"),
         "filters": {k: request.GET.get(k, "") for k in FILTER_KEYS},
-        "can_report": policy.has_perm(request.user, ep.REPORT_EVENT.code), **map_settings(),
+        "can_report": policy.has_perm(request.user, ep.REPORT_EVENT.code), **map_settings(request),
     })
 

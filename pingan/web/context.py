@@ -13,14 +13,19 @@ from pingan.accounts import policy
 
 NAV: list[tuple[str, Any, str | None]] = [
     ("web:home", _("Map"), None),
+    ("events:inbox", _("Events"), "events.view_event"),
+    ("events:report", _("Report"), "events.report_event"),
+    ("events:map", _("Events map"), "events.view_event"),
+    ("fieldwork:patrol", _("Patrol"), "fieldwork.patrol"),
+    ("fieldwork:visits", _("Visits"), "fieldwork.view_fieldwork"),
+    ("fieldwork:places", _("Places"), "fieldwork.view_fieldwork"),
+    ("fieldwork:enforcement", _("Joint enforcement"), "fieldwork.view_fieldwork"),
+    ("dashboard:index", _("Dashboard"), "events.view_dashboard"),
     ("web:areas", _("Areas"), p.VIEW_AREA.code),
     ("web:persons", _("Persons"), p.VIEW_PERSON.code),
     ("web:organisations", _("Organisations"), p.VIEW_ORGANISATION.code),
     ("web:audit", _("Audit log"), p.VIEW_AUDIT.code),
     ("web:tokens", _("API tokens"), None),
-    ("events:inbox", _("Events"), "events.view_event"),
-    ("events:report", _("Report"), "events.report_event"),
-    ("events:map", _("Events map"), "events.view_event"),
 ]
 
 

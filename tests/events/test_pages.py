@@ -171,3 +171,11 @@ def test_the_excel_export_neutralises_formulas_and_is_audited(world, make_user) 
     filtered = load_workbook(io.BytesIO(as_user(world.ws).get("/events/export.xlsx?state=closed").content))
     assert filtered.active.max_row == 1
     assert as_user(world.grid_a).get("/events/export.xlsx").status_code == 403
+
+
+def test_filters_that_are_not_understood_fall_back_to_the_unfiltered_list(world) -> None:  # type: ignore[no-untyped-def]
+    world.report()
+    page = as_user(world.ws).get("/events/?state=nonsense&from=2026-02-30")
+    assert page.status_code == 200
+    assert page.content.decode().count('class="event-row') == 1
+    assert as_user(world.ws).get("/events/export.xlsx?state=nonsense").status_code == 200

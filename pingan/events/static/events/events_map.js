@@ -17,6 +17,25 @@
   var picked = null;
   var seq = 0;
   var fitted = false;
+  var areas = null;
+
+  // The viewer's own areas, outlined (not clickable): something to find one's way by without map tiles.
+  function outlines(map, el) {
+    var codes = (el.dataset.roots || "").split(",").filter(Boolean);
+    return Promise.all(codes.map(function (code) {
+      return fetch(el.dataset.geojsonUrl.replace("CODE", encodeURIComponent(code)), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : { features: [] }; })
+        .catch(function () { return { features: [] }; });
+    })).then(function (collections) {
+      var group = L.featureGroup();
+      collections.forEach(function (fc) {
+        L.geoJSON(fc, { interactive: false, style: { color: "#1f5fbf", weight: 2, fillColor: "#5b8ff9", fillOpacity: 0.06 } })
+          .addTo(group);
+      });
+      group.addTo(map);
+      return group;
+    });
+  }
 
   function params() {
     var p = new URLSearchParams();
@@ -67,19 +86,25 @@
       .catch(function () { if (token === seq) el.dataset.state = "failed"; });
   }
 
-  // The first view: fit the user's events (one request without a bbox at a coarse zoom).
+  // The first view: the viewer's own areas; without any, the viewer's events (one request without a bbox).
   function fitFirst() {
+    if (areas && areas.getLayers().length) {
+      map.fitBounds(areas.getBounds(), { padding: [10, 10] });
+      fitted = true;
+      load();
+      return;
+    }
     var p = params();
     p.delete("bbox");
-    p.set("zoom", "8");
+    p.set("zoom", "14");
     fetch(d.clustersUrl + "?" + p.toString(), { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : { clusters: [] }; })
       .then(function (data) {
-        fitted = true;
         if (data.clusters.length) {
           var bounds = L.latLngBounds(data.clusters.map(function (c) { return [c.lat, c.lon]; }));
-          map.fitBounds(bounds.pad(0.3), { maxZoom: 15 });
+          map.fitBounds(bounds.pad(0.2), { maxZoom: 15 });
         }
+        fitted = true;
         load();
       })
       .catch(function () { fitted = true; load(); });
@@ -93,5 +118,5 @@
     reportLink.href = reportLink.dataset.base + "?lat=" + ev.latlng.lat.toFixed(6) + "&lon=" + ev.latlng.lng.toFixed(6);
     el.dataset.picked = ev.latlng.lat.toFixed(6) + "," + ev.latlng.lng.toFixed(6);
   });
-  fitFirst();
+  outlines(map, el).then(function (group) { areas = group; fitFirst(); });
 })();

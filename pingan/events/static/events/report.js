@@ -13,6 +13,24 @@
   if (el.dataset.tileUrl) L.tileLayer(el.dataset.tileUrl, { attribution: el.dataset.tileAttribution || "" }).addTo(map);
   var marker = null;
 
+  // The viewer's own areas, outlined (not clickable): something to find one's way by without map tiles.
+  function outlines(map, el) {
+    var codes = (el.dataset.roots || "").split(",").filter(Boolean);
+    return Promise.all(codes.map(function (code) {
+      return fetch(el.dataset.geojsonUrl.replace("CODE", encodeURIComponent(code)), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : { features: [] }; })
+        .catch(function () { return { features: [] }; });
+    })).then(function (collections) {
+      var group = L.featureGroup();
+      collections.forEach(function (fc) {
+        L.geoJSON(fc, { interactive: false, style: { color: "#1f5fbf", weight: 2, fillColor: "#5b8ff9", fillOpacity: 0.06 } })
+          .addTo(group);
+      });
+      group.addTo(map);
+      return group;
+    });
+  }
+
   function set(latlng, zoom) {
     lat.value = latlng.lat.toFixed(6);
     lon.value = latlng.lng.toFixed(6);
@@ -23,12 +41,14 @@
     el.dataset.picked = lat.value + "," + lon.value;
   }
 
-  if (lat.value && lon.value) {
-    set(L.latLng(parseFloat(lat.value), parseFloat(lon.value)), 15);
-  } else {
-    map.setView([30.85, 120.4], 11);
-  }
+  var prefilled = lat.value && lon.value;
+  if (prefilled) set(L.latLng(parseFloat(lat.value), parseFloat(lon.value)), 15);
+  else map.setView([30.85, 120.4], 11);
   map.on("click", function (ev) { set(ev.latlng); });
+  outlines(map, el).then(function (group) {
+    if (!prefilled && !marker && group.getLayers().length) map.fitBounds(group.getBounds(), { padding: [10, 10] });
+    el.dataset.state = "ready";
+  });
 
   if (button) {
     if (!navigator.geolocation) button.hidden = true;
@@ -41,5 +61,4 @@
       );
     });
   }
-  el.dataset.state = "ready";
 })();
