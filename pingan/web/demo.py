@@ -137,6 +137,24 @@ def load_routing_rules() -> int:
     return len(ROUTING_RULES)
 
 
+DEMO_HISTORY_EVENTS = 6000
+
+
+def load_event_history() -> int:
+    """A year of past events so the dashboard has figures. Bulk-written history (no timeline or
+    audit, like an import from the old system); every new event goes through the actions."""
+    from pingan.core import clock
+    from pingan.dashboard.rollup import refresh
+    from pingan.events.bulk import load_history
+    from pingan.events.models import Event
+
+    if Event.objects.exists():
+        return 0
+    load_history(DEMO_HISTORY_EVENTS, now=clock.now(), days=365)
+    refresh(full=True)
+    return DEMO_HISTORY_EVENTS
+
+
 def _admin_group() -> Group:
     group, _ = Group.objects.get_or_create(name="平台管理员 Platform administrators")
     perms = DjangoPermission.objects.filter(
@@ -270,5 +288,6 @@ def load_demo(stdout: Any = None) -> tuple[list[DemoLogin], str, bool]:
     password, generated = demo_password()
     logins = load_users(password)
     load_persons()
+    load_event_history()
     write_logins(logins, password)
     return logins, password, generated
