@@ -256,6 +256,10 @@ PINGAN_NOTIFY_CHANNELS = env.list("PINGAN_NOTIFY_CHANNELS", default=["console"])
 PINGAN_WEBHOOK_URL = env.str("PINGAN_WEBHOOK_URL", default="")
 PINGAN_WEBHOOK_SECRET = env_secret("PINGAN_WEBHOOK_SECRET") or ""
 PINGAN_WEBHOOK_TIMEOUT = env.float("PINGAN_WEBHOOK_TIMEOUT", default=10.0)
+PINGAN_DASHBOARD_REFRESH_DAYS = env.int("PINGAN_DASHBOARD_REFRESH_DAYS", default=40)
+# Email for the email channel: EMAIL_URL, e.g. smtp+tls://user:password@mail.example.cn:587
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("PINGAN_FROM_EMAIL", default="pingan@localhost")
 PINGAN_SMS_GATEWAY = env.str("PINGAN_SMS_GATEWAY", default="pingan.events.channels.SmsGateway")
 
 NINJA_PAGINATION_PER_PAGE = 50

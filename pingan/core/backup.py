@@ -20,8 +20,9 @@ from pingan.core import audit
 EXCLUDE = ["contenttypes", "auth.permission", "sessions", "admin.logentry", "axes"]
 
 
-# Rows that `pingan migrate` creates by itself (migration accounts 0002); the backup brings its own.
-SETUP_TABLES = ("accounts.role", "accounts.organisation")
+# Rows that `pingan migrate` creates by itself (data migrations); the backup brings its own.
+# Models with a ``parent`` are emptied children first.
+SETUP_TABLES = ("accounts.role", "accounts.organisation", "events.eventtype")
 
 
 class RestoreError(Exception):
@@ -29,10 +30,13 @@ class RestoreError(Exception):
 
 
 def _remove_setup_rows() -> None:
-    Organisation = apps.get_model("accounts", "Organisation")
-    while Organisation.objects.exists():  # children before parents (PROTECT)
-        Organisation.objects.filter(children__isnull=True).delete()
-    apps.get_model("accounts", "Role").objects.all().delete()
+    for label in SETUP_TABLES:
+        model = apps.get_model(label)
+        if any(f.name == "parent" for f in model._meta.get_fields()):
+            while model._default_manager.exists():  # children before parents (PROTECT)
+                model._default_manager.filter(children__isnull=True).delete()
+        else:
+            model._default_manager.all().delete()
 
 
 def _counted_models() -> list[str]:

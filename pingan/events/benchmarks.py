@@ -258,10 +258,10 @@ def child_run(n: int, quick: bool) -> dict[str, Any]:
     from django.db import connection, connections
 
     from pingan.accounts import actions as account_actions
+    from pingan.accounts.district import load_geography, load_organisations
     from pingan.accounts.setup import ensure_default_roles
     from pingan.core import clock, jobs
     from pingan.events import bulk
-    from pingan.web.demo import load_geography, load_organisations
 
     notes: list[str] = []
     result: dict[str, Any] = {"events": n, "server_workers": SERVER_WORKERS, "database": connection.vendor}
