@@ -111,7 +111,7 @@ class RoutingRule(models.Model):
     accept_minutes = models.PositiveIntegerField(_("time to accept (minutes)"), default=240)
     resolve_minutes = models.PositiveIntegerField(_("time to resolve (minutes)"), default=5 * 8 * 60)
     time_basis = models.CharField(_("time basis"), max_length=10, choices=TimeBasis.choices, default=TimeBasis.WORKING)
-    warn_percent = models.PositiveSmallIntegerField(_("warn at (% of the limit)"), default=75)
+    warn_percent = models.PositiveSmallIntegerField(_("warn at (percentage of the limit)"), default=75)
     escalate_when_overdue = models.BooleanField(_("escalate when overdue"), default=True)
     order = models.PositiveSmallIntegerField(_("order"), default=100)
     is_active = models.BooleanField(_("active"), default=True)

@@ -187,7 +187,7 @@ class Migration(migrations.Migration):
                 ('accept_minutes', models.PositiveIntegerField(default=240, verbose_name='time to accept (minutes)')),
                 ('resolve_minutes', models.PositiveIntegerField(default=2400, verbose_name='time to resolve (minutes)')),
                 ('time_basis', models.CharField(choices=[('working', 'working time'), ('calendar', 'calendar time')], default='working', max_length=10, verbose_name='time basis')),
-                ('warn_percent', models.PositiveSmallIntegerField(default=75, verbose_name='warn at (% of the limit)')),
+                ('warn_percent', models.PositiveSmallIntegerField(default=75, verbose_name='warn at (percentage of the limit)')),
                 ('escalate_when_overdue', models.BooleanField(default=True, verbose_name='escalate when overdue')),
                 ('order', models.PositiveSmallIntegerField(default=100, verbose_name='order')),
                 ('is_active', models.BooleanField(default=True, verbose_name='active')),
