@@ -217,7 +217,7 @@ def event_context(request: HttpRequest, event: Event) -> dict[str, Any]:
                   if "dispatch" in allowed else []),
         "methods": ResolutionMethod.choices,
         "pending_extension": presenters.pending_extension(event) if "extension-decide" in allowed else None,
-        "today": clock.now().date(), "watermark": True,
+        "today": actions.local_day(clock.now()), "watermark": True,
         "duplicates": (policy.restrict(request.user, ep.VIEW_EVENT.code, actions.possible_duplicates(event))[:10]
                        if "merge" in allowed else []),
     }

@@ -141,7 +141,7 @@ def test_the_list_filters_by_state_type_area_date_and_inbox(world) -> None:  # t
     assert api(c, "GET", "?type=dispute").json()["count"] == 2
     assert api(c, "GET", "?type=hazard").json()["count"] == 0
     assert api(c, "GET", "?area=330503101").json()["count"] == 0
-    today = clock.now().date()
+    today = actions.local_day(clock.now())  # the filter counts Asia/Shanghai days, not UTC ones
     assert api(c, "GET", f"?from={today}&to={today}").json()["count"] == 2
     assert api(c, "GET", f"?to={today - dt.timedelta(days=1)}").json()["count"] == 0
     assert [e["id"] for e in api(c, "GET", "?box=to_accept").json()["items"]] == [first.pk]
@@ -249,7 +249,7 @@ def _pending_extension(world: Any) -> Event:
 
 def _parked(world: Any) -> Event:
     event = world.drive(world.report(), "accepted")
-    return actions.park_event(world.ws, event, reason="等待政策", review_on=clock.now().date() + dt.timedelta(days=10))
+    return actions.park_event(world.ws, event, reason="等待政策", review_on=actions.local_day(clock.now()) + dt.timedelta(days=10))
 
 
 TOMORROW = (dt.date.today() + dt.timedelta(days=2)).isoformat()
