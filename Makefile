@@ -26,7 +26,7 @@ demo: $(STAMP) messages
 
 lint: $(STAMP)
 	$(BIN)/ruff check pingan tests
-	$(BIN)/mypy pingan/core pingan/accounts pingan/geo
+	$(BIN)/mypy pingan/core pingan/accounts pingan/geo pingan/tracking pingan/corrections
 
 test: $(STAMP) messages lint
 	PINGAN_ENV=test $(BIN)/pingan check
@@ -34,7 +34,7 @@ test: $(STAMP) messages lint
 	PINGAN_ENV=test $(BIN)/pytest
 	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		echo "== data layer on PostgreSQL ($(PG_URL))"; \
-		PINGAN_ENV=test DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser" tests/core tests/accounts tests/geo tests/events tests/fieldwork tests/dashboard; \
+		PINGAN_ENV=test DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser and not scratch_db" tests/core tests/accounts tests/geo tests/events tests/fieldwork tests/dashboard tests/tracking tests/corrections; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(PG_URL) is not reachable, and CI=true: failing"; exit 1; \
 	else \

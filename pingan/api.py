@@ -70,10 +70,12 @@ def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
 def _mount() -> None:
     from pingan.accounts.api import router as accounts_router
     from pingan.core.api import router as core_router
+    from pingan.corrections.api import router as corrections_router
     from pingan.dashboard.api import router as dashboard_router
     from pingan.events.api import router as events_router
     from pingan.fieldwork.api import router as fieldwork_router
     from pingan.geo.api import router as geo_router
+    from pingan.tracking.api import router as tracking_router
 
     api.add_router("/", accounts_router)
     api.add_router("/areas", geo_router)
@@ -81,6 +83,8 @@ def _mount() -> None:
     api.add_router("/events", events_router)
     api.add_router("/fieldwork", fieldwork_router)
     api.add_router("/dashboard", dashboard_router)
+    api.add_router("/tracking", tracking_router)
+    api.add_router("/corrections", corrections_router)
 
 
 _mount()

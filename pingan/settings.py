@@ -85,6 +85,8 @@ INSTALLED_APPS = [
     "pingan.accounts",
     "pingan.events",
     "pingan.fieldwork",
+    "pingan.tracking",
+    "pingan.corrections",
     "pingan.dashboard",
     "pingan.web",
 ]
@@ -263,4 +265,34 @@ DEFAULT_FROM_EMAIL = env.str("PINGAN_FROM_EMAIL", default="pingan@localhost")
 PINGAN_SMS_GATEWAY = env.str("PINGAN_SMS_GATEWAY", default="pingan.events.channels.SmsGateway")
 
 NINJA_PAGINATION_PER_PAGE = 50
+# Tracking (docs/modules/tracking.md)
+PINGAN_TRACKING_BATCH_MAX = env.int("PINGAN_TRACKING_BATCH_MAX", default=5000)  # fixes per HTTP request or message
+PINGAN_TRACKING_RETENTION_DAYS = env.int("PINGAN_TRACKING_RETENTION_DAYS", default=30)  # raw fixes kept
+PINGAN_TRACKING_OLD_FIXES = env.str("PINGAN_TRACKING_OLD_FIXES", default="thin")  # thin | drop, past the retention
+PINGAN_TRACKING_THIN_SECONDS = env.int("PINGAN_TRACKING_THIN_SECONDS", default=300)  # one fix per target per this
+PINGAN_TRACKING_FUTURE_SECONDS = env.int("PINGAN_TRACKING_FUTURE_SECONDS", default=300)  # device clocks ahead
+# Positions the law lets in without a monitoring authorisation (the subject's own check-ins, follow-code
+# scans): accepted and stored while a target's monitoring is off; the engine still runs no rule on them.
+PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION = env.list("PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION",
+                                                         default=["scan", "checkin"])
+PINGAN_ALERT_VERIFY_MINUTES = env.int("PINGAN_ALERT_VERIFY_MINUTES", default=15)
+PINGAN_ALERT_EVENT_TYPE = env.str("PINGAN_ALERT_EVENT_TYPE", default="public-order-key-persons")
+PINGAN_MQTT_URL = env.str("PINGAN_MQTT_URL", default="")  # mqtt://user:pass@host:1883 — the worker subscribes
+PINGAN_STREAM_URL = env.str("PINGAN_STREAM_URL", default="")  # nats://host:4222 — fixes go through JetStream
+PINGAN_STREAM_PARTITIONS = env.int("PINGAN_STREAM_PARTITIONS", default=8)
+PINGAN_STREAM_NAME = env.str("PINGAN_STREAM_NAME", default="PINGAN_FIXES")
+PINGAN_STREAM_SUBJECT = env.str("PINGAN_STREAM_SUBJECT", default="pingan.fixes")  # subjects <this>.<partition>
+PINGAN_MQTT_CLIENT_ID = env.str("PINGAN_MQTT_CLIENT_ID", default="pingan-worker")  # its persistent session
+PINGAN_MQTT_TOPIC = env.str("PINGAN_MQTT_TOPIC", default="pingan/fixes")  # devices publish to <this>/<device uid>
+PINGAN_MQTT_CA_FILE = env.str("PINGAN_MQTT_CA_FILE", default="")  # mqtts://: CA bundle (default: the system's)
+PINGAN_CONSUMER_LEASE_SECONDS = env.float("PINGAN_CONSUMER_LEASE_SECONDS", default=12.0)  # MQTT subscription, stream partitions
+# The demo moves its tracked targets every 30 s (only with PINGAN_ENV=demo).
+PINGAN_DEMO_FEED = env.bool("PINGAN_DEMO_FEED", default=PINGAN_ENV == "demo")
+
+# Corrections (docs/modules/corrections.md): follow-code keys, the first signs and all verify (default: one key
+# derived from PINGAN_SIGNING_KEY); seconds per code (at most 60); typed short codes per scanner per minute.
+PINGAN_FOLLOWCODE_KEYS = env.list("PINGAN_FOLLOWCODE_KEYS", default=[])
+PINGAN_FOLLOWCODE_SECONDS = env.int("PINGAN_FOLLOWCODE_SECONDS", default=60)
+PINGAN_FOLLOWCODE_TYPED_PER_MINUTE = env.int("PINGAN_FOLLOWCODE_TYPED_PER_MINUTE", default=10)
+
 PINGAN_SITE_NAME = _("Pingan")

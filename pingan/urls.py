@@ -15,5 +15,6 @@ urlpatterns = [
     path("events/", include("pingan.events.urls")),
     path("work/", include("pingan.fieldwork.urls")),
     path("dashboard/", include("pingan.dashboard.urls")),
+    path("tracking/", include("pingan.tracking.urls")),
     path("", include("pingan.web.urls")),
 ]

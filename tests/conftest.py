@@ -49,6 +49,11 @@ TOWN_A, TOWN_B = "330503100", "330503101"
 GRID_A, GRID_B = "330503100201001", "330503101201001"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "scratch_db: makes its own PostgreSQL databases whatever DATABASE_URL says, "
+                            "so it runs once (left out of the PostgreSQL pass)")
+
+
 def service_reachable(host: str, port: int, timeout: float = 2.0) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

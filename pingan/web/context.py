@@ -20,6 +20,8 @@ NAV: list[tuple[str, Any, str | None]] = [
     ("fieldwork:visits", _("Visits"), "fieldwork.view_fieldwork"),
     ("fieldwork:places", _("Places"), "fieldwork.view_fieldwork"),
     ("fieldwork:enforcement", _("Joint enforcement"), "fieldwork.view_fieldwork"),
+    ("tracking:alerts", _("Alerts"), "tracking.view_alert"),
+    ("tracking:map", _("Live map"), "tracking.view_target"),
     ("dashboard:index", _("Dashboard"), "events.view_dashboard"),
     ("web:areas", _("Areas"), p.VIEW_AREA.code),
     ("web:persons", _("Persons"), p.VIEW_PERSON.code),

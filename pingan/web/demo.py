@@ -22,6 +22,7 @@ from pingan.accounts.models import Organisation, OrgKind, Person, User
 from pingan.accounts.setup import ensure_default_roles
 from pingan.core import audit, personal
 from pingan.geo.models import Area
+from pingan.tracking import demo as tracking_demo
 
 
 @dataclass
@@ -223,5 +224,6 @@ def load_demo(stdout: Any = None) -> tuple[list[DemoLogin], str, bool]:
     logins = load_users(password)
     load_persons()
     load_event_history()
+    tracking_demo.load()
     write_logins(logins, password)
     return logins, password, generated

@@ -179,6 +179,8 @@ def request_for(name: str, spec: dict[str, object], obj: object, user: object) -
     path = str(spec["path"]) if "path" in spec else reverse(name, kwargs=kwargs or None)
     if spec.get("query") == "locate":
         path += "?lon=120.32&lat=30.85"
+    elif str(spec.get("query", "")).startswith("?"):  # a row's own query string (e.g. a track's period)
+        path += str(spec["query"])
     return str(spec["method"]), path, data
 
 
@@ -186,7 +188,7 @@ def request_for(name: str, spec: dict[str, object], obj: object, user: object) -
 # ``objects(kind, world, make_user) -> (inside, outside) | None`` and
 # ``request(kind, obj, user) -> (url kwargs, body) | None`` for the object kinds its rows use.
 ROW_MODULES = []
-for _app in ("events", "fieldwork", "dashboard"):
+for _app in ("events", "fieldwork", "dashboard", "tracking", "corrections"):
     if importlib.util.find_spec(f"tests.{_app}.access_rows") is not None:
         _module = importlib.import_module(f"tests.{_app}.access_rows")
         TABLE.update(_module.ROWS)

@@ -16,12 +16,14 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object of the figures")
         parser.add_argument("--quick", action="store_true", help="run small, in under a minute")
         parser.add_argument("--events", type=int, default=None, help="events bench: how many historical events")
+        parser.add_argument("--scale", choices=["small", "province"], default=None,
+                            help="tracking bench: province (default) or small (1/20 of it)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         func = benchmarks.registered().get(options["name"])
         if func is None:
             raise CommandError(f"no benchmark {options['name']!r}; known: {', '.join(sorted(benchmarks.registered()))}")
-        extra = {k: options[k] for k in ("events",) if options.get(k) is not None}
+        extra = {k: options[k] for k in ("events", "scale") if options.get(k) is not None}
         figures, table = func(options["quick"], **extra)
         if options["json"]:
             self.stdout.write(json.dumps(figures, ensure_ascii=False, default=str))

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Serve Pingan with uvicorn (ASGI); also runs the periodic jobs unless --no-worker."
+    help = "Serve Pingan with uvicorn (ASGI); also runs the periodic jobs and consumers unless --no-worker."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default="127.0.0.1")

@@ -11,7 +11,7 @@ from pingan.core import jobs
 
 
 class Command(BaseCommand):
-    help = "Run the periodic jobs (and, later, stream consumers) until SIGTERM or Ctrl-C."
+    help = "Run the periodic jobs and the enabled consumers (MQTT, stream) until SIGTERM or Ctrl-C."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--once", action="store_true", help="run what is due once and exit")

@@ -1,0 +1,1194 @@
+"""Every change of a correction subject's state is one function here.
+
+Each action checks the permission and scope with the access policy (``actor`` may be a string naming a system
+channel — ``"system"``, ``"demo"``, ``"test"`` — which skips the checks), validates, writes in one transaction with
+a conditional update where a state moves (a concurrent writer gets 409 ``illegal_transition``), records one audit
+entry ``pingan.<thing>.<verb>`` (persons masked), and queues notifications for after the commit.
+
+Tracking is driven through its actions with the system actor ``"corrections"`` once this module has checked
+its own permission: correction officers do not hold ``tracking.manage_target``, so they can switch monitoring
+only through an authorisation here, never directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from pingan.accounts import actions as account_actions
+from pingan.accounts import permissions as account_perms
+from pingan.accounts import policy
+from pingan.accounts.models import ObjectGrant, Organisation, OrgKind, Person, RoleAssignment, User
+from pingan.core import audit, clock, personal
+from pingan.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
+from pingan.corrections import followcode, positions
+from pingan.corrections import permissions as perms
+from pingan.corrections.models import (
+    LIVE_AUTHORISATION_STATES,
+    OPEN_KINDS,
+    OPEN_SUBJECT_STATES,
+    OUTCOMES,
+    REVOCABLE_TYPES,
+    TERMINATION_REASONS,
+    AuthorisationPeriod,
+    AuthorisationState,
+    CheckIn,
+    Colour,
+    CorrectionType,
+    CurfewWindow,
+    EndReason,
+    Ground,
+    IssuedCode,
+    Level,
+    LevelChange,
+    MonitoringAuthorisation,
+    ProhibitionOrder,
+    Record,
+    RecordKind,
+    Scan,
+    ScanResult,
+    Subject,
+    SubjectSequence,
+    SubjectState,
+    Transfer,
+)
+from pingan.events.errors import RateLimited
+from pingan.geo.models import Area
+from pingan.tracking import actions as tracking_actions
+from pingan.tracking.models import ACTIVE_ALERT_STATES, Alert, AlertState, Target, Zone
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SYSTEM = "corrections"          # the actor this module uses for tracking's actions
+Actor = Any
+
+INTAKE_DAYS = 10                # 社区矫正法 art. 21: report within ten days of the decision taking effect
+MAX_PERIOD_MONTHS = 3           # art. 29: each authorisation period at most three months
+REVOKE_AFTER_WARNINGS = 3       # a proposal to revoke after this many warnings (or a serious violation)
+REMINDERS = (("reminded_7d_at", dt.timedelta(days=7)), ("reminded_1d_at", dt.timedelta(days=1)))
+FIX_INTERVAL_S = 1800           # a monitored subject's device reports at least every 30 minutes
+REPLAY_SLACK_M = 300.0          # a second scanner may see the same code this far away …
+REPLAY_SPEED_MS = 120 / 3.6     # … plus what 120 km/h covers in the time between the scans
+
+#: who holds which permission on a subject because they supervise it (object grants)
+OFFICER_GRANTS = (perms.VIEW_SUBJECT.code, perms.VIEW_IDENTITY.code, perms.MANAGE_SUBJECT.code)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _user(actor: Actor) -> User | None:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _name(actor: Actor) -> str:
+    return actor if isinstance(actor, str) else getattr(_user(actor), "username", "")
+
+
+def _system(actor: Actor) -> bool:
+    return isinstance(actor, str)
+
+
+def _require(actor: Actor, perm: str, subject: Subject | None = None) -> None:
+    """The permission (on the subject); a subject the actor may not see at all is 404, not 403."""
+    if _system(actor):
+        return
+    if subject is not None and not policy.can(actor, perms.VIEW_SUBJECT.code, subject) \
+            and not policy.can(actor, perm, subject):
+        raise NotFoundError("not_found", "no such subject")
+    policy.require(actor, perm, subject)
+
+
+def _text(value: str | None, name: str, *, max_length: int, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationFailed("required", f"{name} is required", field=name)
+    if len(value) > max_length:
+        raise ValidationFailed("too_long", f"{name} has at most {max_length} characters", field=name)
+    return value
+
+
+def local_today() -> dt.date:
+    return clock.now().astimezone(SHANGHAI).date()
+
+
+def day_end(day: dt.date) -> dt.datetime:
+    """The first moment after ``day`` (Asia/Shanghai), in UTC."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
+
+
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same local time ``months`` calendar months later (the day clamped to the month's last)."""
+    local = moment.astimezone(SHANGHAI)
+    month = local.month - 1 + months
+    year, month = local.year + month // 12, month % 12 + 1
+    last = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return local.replace(year=year, month=month, day=min(local.day, last)).astimezone(dt.UTC)
+
+
+def _moved(subject: Subject, allowed: Iterable[str], action: str, **values: Any) -> None:
+    """Move the subject's state with a conditional update (409 when someone else moved it first)."""
+    allowed = tuple(allowed)
+    if subject.state not in allowed or not Subject.objects.filter(pk=subject.pk, state__in=allowed).update(
+            **values, updated_at=clock.now()):
+        current = Subject.objects.filter(pk=subject.pk).values_list("state", flat=True).first()
+        raise ConflictError("illegal_transition", f"cannot {action} a subject who is {current}", state=current)
+    for name, value in values.items():
+        setattr(subject, name, value)
+
+
+def _later(kind: str, text: str, users: Iterable[User | None]) -> None:
+    from pingan.events.notify import notify
+
+    recipients = [u for u in users if u is not None]
+    if recipients:
+        transaction.on_commit(lambda: notify(None, kind, text, recipients))
+
+
+def holders(perm: str, obj: Any) -> list[User]:
+    """Active users who hold ``perm`` on ``obj`` through a role (the policy decides, for each candidate)."""
+    candidates = {a.user for a in RoleAssignment.objects.filter(is_active=True).select_related("user", "role")
+                  if perm in (a.role.permissions or [])}
+    return sorted((u for u in candidates if u.is_active and policy.can(u, perm, obj)), key=lambda u: u.pk)
+
+
+def procurators(subject: Subject) -> list[User]:
+    """Who supervises the supervision (检察监督): users who may see the subject but neither manage it nor approve
+    its monitoring."""
+    return [u for u in holders(perms.VIEW_SUBJECT.code, subject)
+            if not policy.can(u, perms.MANAGE_SUBJECT.code, subject) and not policy.can(u, perms.APPROVE_MONITORING.code, subject)]
+
+
+def _grant(user: User, perm: str, obj: Any, *, reason: str, by: Actor) -> None:
+    ctype = ContentType.objects.get_for_model(type(obj))
+    if ObjectGrant.objects.filter(user=user, permission=perm, content_type=ctype, object_id=str(obj.pk)).exists():
+        return
+    grant = ObjectGrant.objects.create(user=user, permission=perm, content_type=ctype, object_id=str(obj.pk),
+                                       reason=reason[:200], granted_by=_user(by))
+    audit.record(by, "pingan.grant.created", grant,
+                 changes={"user": user.username, "permission": perm, "object": f"{ctype.model}:{obj.pk}"})
+
+
+def _revoke(user: User, subject: Subject, *, by: Actor) -> None:
+    for obj, codes in ((subject, OFFICER_GRANTS), (subject.person, (account_perms.VIEW_PERSON_IDENTITY.code,))):
+        ctype = ContentType.objects.get_for_model(type(obj))
+        rows = ObjectGrant.objects.filter(user=user, permission__in=codes, content_type=ctype, object_id=str(obj.pk),
+                                          reason__startswith="supervising officer")
+        removed = list(rows.values_list("permission", flat=True))
+        if removed:
+            rows.delete()
+            audit.record(by, "pingan.grant.revoked", subject,
+                         changes={"user": user.username, "permissions": removed, "object": f"{ctype.model}:{obj.pk}"})
+
+
+def _supervise(officer: User, subject: Subject, *, by: Actor) -> None:
+    reason = f"supervising officer of {subject.number}"
+    for code in OFFICER_GRANTS:
+        _grant(officer, code, subject, reason=reason, by=by)
+    _grant(officer, account_perms.VIEW_PERSON_IDENTITY.code, subject.person, reason=reason, by=by)
+
+
+def _check_officer(officer: User | None, subject: Subject) -> None:
+    """The supervising officer must be an active user whose own role reaches the subject (before any grant)."""
+    if officer is None or not officer.is_active or not policy.can(officer, perms.MANAGE_SUBJECT.code, subject):
+        raise ValidationFailed("officer_out_of_scope", "the supervising officer must be a correction officer who "
+                               "reaches the subject's area or judicial office", field="officer")
+
+
+def _office(org: Organisation | None) -> Organisation:
+    if org is None or org.kind != OrgKind.JUDICIAL_OFFICE or not org.is_active:
+        raise ValidationFailed("not_a_judicial_office", "the organisation must be an active judicial office",
+                               field="judicial_office")
+    return org
+
+
+def _district_of(area: Area) -> Area:
+    node = area
+    while node.parent_id is not None and node.level != "district":
+        node = Area.objects.get(pk=node.parent_id)
+    return node
+
+
+def _next_number(now: dt.datetime) -> str:
+    year = now.astimezone(SHANGHAI).year
+    SubjectSequence.objects.get_or_create(year=year)
+    SubjectSequence.objects.filter(year=year).update(last=F("last") + 1)
+    last = SubjectSequence.objects.filter(year=year).values_list("last", flat=True).get()
+    return f"JZ-{year}-{last:06d}"
+
+
+def _update_target(subject: Subject, **values: Any) -> None:
+    """Move or seal the subject's tracking target (owned by corrections)."""
+    tracking_actions.update_target(SYSTEM, Target.objects.get(pk=subject.target_id), owner="corrections", **values)
+
+
+# --- subjects ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SubjectInput:
+    correction_type: str
+    decision_body: str
+    decision_number: str
+    decision_effective_on: dt.date
+    supervision_start: dt.date
+    supervision_end: dt.date
+    judicial_office: Organisation | None
+    officer: User | None
+    area: Area | None
+    phone: str
+    person: Person | None = None
+    person_input: account_actions.PersonInput | None = None
+    level: str = Level.ORDINARY
+    is_minor: bool = False
+    offence_on: dt.date | None = None
+    permitted_area: Area | None = None
+    home_lon: float | None = None
+    home_lat: float | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def _minor(person: Person, data: SubjectInput) -> bool:
+    if data.offence_on is not None and person.birth_date is not None:
+        b, o = person.birth_date, data.offence_on
+        age = o.year - b.year - ((o.month, o.day) < (b.month, b.day))
+        return age < 18
+    return bool(data.is_minor)
+
+
+def _clean_subject(data: SubjectInput) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    if data.correction_type not in CorrectionType.values:
+        errors["correction_type"] = "one of " + ", ".join(CorrectionType.values)
+    if data.level not in Level.values:
+        errors["level"] = "one of " + ", ".join(Level.values)
+    today = local_today()
+    if data.decision_effective_on > today:
+        errors["decision_effective_on"] = "the decision must have taken effect"
+    if data.supervision_start < data.decision_effective_on:
+        errors["supervision_start"] = "supervision starts on or after the decision takes effect"
+    if data.supervision_end <= data.supervision_start:
+        errors["supervision_end"] = "supervision ends after it starts"
+    if data.offence_on is not None and data.offence_on > data.decision_effective_on:
+        errors["offence_on"] = "the offence comes before the decision"
+    if data.area is None:
+        errors["area"] = "the residence area is required"
+    phone = ""
+    try:
+        phone = personal.normalize_phone(data.phone or "")
+    except ValueError as exc:
+        errors["phone"] = str(exc)
+    if (data.home_lon is None) != (data.home_lat is None):
+        errors["home"] = "give both home_lon and home_lat, or neither"
+    elif data.home_lon is not None:
+        try:
+            positions.check_lonlat(data.home_lon, data.home_lat, None)  # type: ignore[arg-type]
+        except ValidationFailed as exc:
+            errors["home"] = exc.message
+    if data.permitted_area is not None and data.area is not None \
+            and not data.area.code.startswith(data.permitted_area.code):
+        errors["permitted_area"] = "the permitted area must contain the residence area"
+    if errors:
+        raise ValidationFailed("invalid_subject", "; ".join(f"{k}: {v}" for k, v in errors.items()), fields=errors)
+    return {
+        "correction_type": data.correction_type, "level": data.level, "phone": phone,
+        "decision_body": _text(data.decision_body, "decision_body", max_length=120),
+        "decision_number": _text(data.decision_number, "decision_number", max_length=60),
+        "decision_effective_on": data.decision_effective_on, "offence_on": data.offence_on,
+        "supervision_start": data.supervision_start, "supervision_end": data.supervision_end,
+        "home_lon": data.home_lon, "home_lat": data.home_lat,
+    }
+
+
+def register_subject(actor: Actor, data: SubjectInput) -> Subject:
+    """A new subject, pending intake: its tracking target (owned by corrections, unmonitored, in the residence
+    area and the judicial office), its scan and check-in devices, the permitted-area zone, and the supervising
+    officer's grants. Intake is due within ten days of the decision taking effect."""
+    _require(actor, perms.MANAGE_SUBJECT.code)
+    values = _clean_subject(data)
+    office = _office(data.judicial_office)
+    area = data.area
+    assert area is not None
+    permitted = data.permitted_area or _district_of(area)
+    officer = data.officer
+    if officer is None:
+        raise ValidationFailed("required", "a supervising officer is required", field="officer")
+    now = clock.now()
+    with transaction.atomic():
+        person = data.person
+        if person is None:
+            if data.person_input is None:
+                raise ValidationFailed("required", "a person or the person's details are required", field="person")
+            # Officers register persons only as part of a subject (they hold no accounts.add_person): the
+            # person's audit entry names the module and the officer; the subject's scope is checked below.
+            who = actor if _system(actor) else f"{SYSTEM}:{actor.username}"[:150]
+            person_input = data.person_input
+            if not person_input.area_code:
+                person_input = account_actions.PersonInput(**{**person_input.__dict__, "area_code": area.code})
+            person = account_actions.register_person(who, person_input)
+        elif not _system(actor) and not policy.can(actor, account_perms.VIEW_PERSON.code, person):
+            raise ValidationFailed("unknown_person", "no such person", field="person")
+        if Subject.objects.filter(person=person, state__in=OPEN_SUBJECT_STATES).exists():
+            raise ConflictError("already_in_correction", "this person is already a correction subject")
+        if Subject.objects.filter(person=person, decision_number=values["decision_number"]).exists():
+            raise ConflictError("duplicate_decision", "this decision is registered for this person already")
+        is_minor = _minor(person, data)
+        number = _next_number(now)
+        label = number if is_minor else f"{personal.mask_name(person.name)} {number}"[:80]  # a minor's: no name at all
+        target = tracking_actions.create_target(SYSTEM, kind="person", label=label, area=area, organisation=office,
+                                                person=person, interval_s=FIX_INTERVAL_S, owner="corrections",
+                                                monitored=False)
+        subject = Subject.objects.create(
+            number=number, person=person, judicial_office=office, officer=officer, area=area,
+            permitted_area=permitted, is_minor=is_minor, state=SubjectState.PENDING,
+            intake_due=values["decision_effective_on"] + dt.timedelta(days=INTAKE_DAYS), target=target,
+            handle=secrets.token_hex(10), created_at=now, updated_at=now, **values)
+        if not _system(actor) and not policy.can(actor, perms.MANAGE_SUBJECT.code, subject):
+            raise PermissionDeniedError("out_of_scope", "the subject's area or judicial office is outside your scope")
+        _check_officer(officer, subject)
+        _supervise(officer, subject, by=actor)
+        positions.ensure_devices(target)
+        _join_permitted_zone(subject)
+        audit.record(actor, "pingan.subject.registered", subject, changes={
+            "person": person.audit_repr(), "correction_type": subject.correction_type, "level": subject.level,
+            "judicial_office": office.code, "officer": officer.username,
+            "area": area.code, "permitted_area": permitted.code, "is_minor": is_minor,
+            "intake_due": subject.intake_due.isoformat(), "phone": personal.mask_phone(subject.phone)})
+    _later("corrections.registered", _("New correction subject {number}: intake due by {due}").format(
+        number=subject.number, due=subject.intake_due.isoformat()), [subject.officer])
+    return subject
+
+
+def _polygon_rings(area: Area) -> list[list[list[float]]]:
+    geometry = area.geometry
+    if geometry.geom_type != "Polygon":
+        geometry = geometry.convex_hull  # several parts: their hull (never alerts inside the area)
+    return [[[x, y] for x, y in geometry.exterior.coords], *[[[x, y] for x, y in ring.coords] for ring in geometry.interiors]]
+
+
+def _permitted_zone(area: Area) -> Zone:
+    name = f"permitted {area.code}"
+    zone = Zone.objects.filter(owner="corrections", kind="inclusion", name=name, is_active=True).first()
+    if zone is None:
+        zone = tracking_actions.create_zone(SYSTEM, name=name, kind="inclusion", shape="polygon",
+                                            coords=_polygon_rings(area), area=area, owner="corrections")
+    return zone
+
+
+def _join_permitted_zone(subject: Subject) -> None:
+    zone = Zone.objects.select_for_update().get(pk=_permitted_zone(subject.permitted_area).pk)
+    members = list(zone.targets.all())
+    if subject.target not in members:
+        tracking_actions.set_zone_members(SYSTEM, zone, targets=[*members, subject.target])
+
+
+def _leave_zones(subject: Subject) -> None:
+    """Take the subject's target out of the shared permitted-area zone; deactivate its own zones."""
+    target = subject.target
+    for zone in Zone.objects.filter(owner="corrections", is_active=True, targets=target).distinct():
+        if zone.name.startswith("permitted "):
+            others = [t for t in zone.targets.all() if t.pk != target.pk]
+            tracking_actions.set_zone_members(SYSTEM, zone, targets=others)
+        else:
+            tracking_actions.deactivate_zone(SYSTEM, zone)
+
+
+def reveal_subject(actor: Actor, subject: Subject, *, purpose: str = "") -> dict[str, Any]:
+    """The subject's identity in full, through the accounts reveal (audited there as
+    ``pingan.person.identity_viewed``) plus ``pingan.subject.identity_viewed`` here. A minor's identity is shown
+    only to the supervising officer (and to holders of ``accounts.view_sealed``)."""
+    _require(actor, perms.VIEW_IDENTITY.code, subject)
+    purpose = _text(purpose, "purpose", max_length=200)
+    if subject.is_minor and not _system(actor) and actor.pk != subject.officer_id \
+            and not policy.has_perm(actor, account_perms.VIEW_SEALED.code):
+        raise PermissionDeniedError("minor_restricted", "a minor's identity is shown only to the supervising officer")
+    if not _system(actor) and not policy.can(actor, account_perms.VIEW_PERSON_IDENTITY.code, subject.person):
+        raise PermissionDeniedError("permission_denied", "you may not see this person's identity")
+    with transaction.atomic():
+        person = account_actions.reveal_person(actor, subject.person, purpose=f"{subject.number}: {purpose}")
+        audit.record(actor, "pingan.subject.identity_viewed", subject, changes={"purpose": purpose})
+    return {"name": person.name, "id_number": person.id_number or "", "phone": subject.phone,
+            "person_phone": person.phone, "address": person.address}
+
+
+def link_user(actor: Actor, subject: Subject, user: User) -> Subject:
+    """The subject's own login (role ``correction_subject``), for the phone page: follow code and check-in."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    if not subject.is_open:
+        raise ConflictError("illegal_transition", "the subject's correction has ended", state=subject.state)
+    if not policy.has_perm(user, perms.OWN_FOLLOW_CODE.code) or not user.is_active:
+        raise ValidationFailed("not_a_subject_login", "the login must hold the role correction_subject", field="user")
+    if Subject.objects.filter(user=user).exclude(pk=subject.pk).exists():
+        raise ConflictError("login_in_use", "this login belongs to another subject")
+    with transaction.atomic():
+        previous = subject.user.username if subject.user else None
+        Subject.objects.filter(pk=subject.pk).update(user=user, updated_at=clock.now())
+        subject.user = user
+        audit.record(actor, "pingan.subject.user_linked", subject, changes={"user": [previous, user.username]})
+    return subject
+
+
+def record_intake(actor: Actor, subject: Subject, *, at: dt.datetime | None = None, note: str = "") -> Subject:
+    """入矫: the subject reported in at the judicial office. Late when after the tenth day."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    now = clock.now()
+    at = at or now
+    if at > now + dt.timedelta(minutes=5):
+        raise ValidationFailed("in_future", "the intake cannot be in the future", field="at")
+    if at.astimezone(SHANGHAI).date() < subject.decision_effective_on:
+        raise ValidationFailed("before_decision", "the intake cannot come before the decision took effect", field="at")
+    late = at >= day_end(subject.intake_due)
+    note = _text(note, "note", max_length=500, required=False)
+    with transaction.atomic():
+        _moved(subject, (SubjectState.PENDING,), "take in", state=SubjectState.IN_CORRECTION, intake_at=at,
+               intake_late=late)
+        audit.record(actor, "pingan.subject.intake_recorded", subject,
+                     changes={"state": [SubjectState.PENDING, SubjectState.IN_CORRECTION], "at": at.isoformat(),
+                              "late": late, "note": note[:200]})
+    return subject
+
+
+def alert_intake_overdue(subject_id: int, now: dt.datetime) -> bool:
+    """The intake deadline passed without intake: tell the officer, once (the sweep calls this)."""
+    with transaction.atomic():
+        subject = Subject.objects.select_related("officer").filter(pk=subject_id).first()
+        if subject is None or now < day_end(subject.intake_due):
+            return False
+        if not Subject.objects.filter(pk=subject_id, state=SubjectState.PENDING, intake_alerted_at__isnull=True).update(
+                intake_alerted_at=now):
+            return False
+        audit.record("system", "pingan.subject.intake_overdue", subject, changes={"intake_due": subject.intake_due.isoformat()})
+        _later("corrections.intake_overdue", _("Subject {number} has not reported in: the deadline was {due}").format(
+            number=subject.number, due=subject.intake_due.isoformat()), [subject.officer])
+    return True
+
+
+def change_level(actor: Actor, subject: Subject, *, level: str, reason: str) -> LevelChange:
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    if level not in Level.values:
+        raise ValidationFailed("invalid_level", "level must be one of " + ", ".join(Level.values), field="level")
+    reason = _text(reason, "reason", max_length=1000)
+    if level == subject.level:
+        raise ValidationFailed("same_level", "the subject is at this level already", field="level")
+    with transaction.atomic():
+        before = subject.level
+        _moved(subject, (SubjectState.IN_CORRECTION,), "change the level of", level=level)
+        change = LevelChange.objects.create(subject=subject, from_level=before, to_level=level, reason=reason,
+                                            by=_user(actor), at=clock.now())
+        audit.record(actor, "pingan.subject.level_changed", subject, changes={"level": [before, level], "reason": reason[:200]})
+    return change
+
+
+def transfer_subject(actor: Actor, subject: Subject, *, to_office: Organisation | None, to_officer: User | None,
+                     reason: str, area: Area | None = None) -> Transfer:
+    """To another judicial office (and, when the residence moves, another area): the supervising officer changes,
+    the old officer's grants go, the new one's come, and the tracking target follows."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    office = _office(to_office)
+    reason = _text(reason, "reason", max_length=1000)
+    if to_officer is None:
+        raise ValidationFailed("required", "the new supervising officer is required", field="to_officer")
+    if office.pk == subject.judicial_office_id:
+        raise ValidationFailed("same_office", "the subject is at this judicial office already", field="to_office")
+    new_area = area or subject.area
+    if not new_area.code.startswith(subject.permitted_area.code):
+        permitted = _district_of(new_area)
+    else:
+        permitted = subject.permitted_area
+    with transaction.atomic():
+        before = (subject.judicial_office, subject.officer, subject.area)
+        _moved(subject, OPEN_SUBJECT_STATES, "transfer", judicial_office=office, officer=to_officer, area=new_area,
+               permitted_area=permitted)
+        _check_officer(to_officer, subject)
+        if before[1].pk != to_officer.pk:
+            _revoke(before[1], subject, by=actor)
+        _supervise(to_officer, subject, by=actor)
+        _update_target(subject, organisation=office, area=new_area)
+        _leave_permitted_if_changed(subject, permitted)
+        transfer = Transfer.objects.create(subject=subject, from_office=before[0], to_office=office, from_officer=before[1],
+                                           to_officer=to_officer, from_area=before[2], to_area=new_area, reason=reason,
+                                           by=_user(actor), at=clock.now())
+        audit.record(actor, "pingan.subject.transferred", subject, changes={
+            "judicial_office": [before[0].code, office.code], "officer": [before[1].username, to_officer.username],
+            "area": [before[2].code, new_area.code], "reason": reason[:200]})
+    text = _("Subject {number} is transferred to {office}").format(number=subject.number, office=office.name)
+    _later("corrections.transferred", text, [before[1], to_officer])
+    return transfer
+
+
+def _leave_permitted_if_changed(subject: Subject, permitted: Area) -> None:
+    """After a transfer, the target belongs to the permitted-area zone of its (possibly new) permitted area only."""
+    target = subject.target
+    for zone in Zone.objects.filter(owner="corrections", is_active=True, targets=target, name__startswith="permitted "):
+        if zone.name != f"permitted {permitted.code}":
+            tracking_actions.set_zone_members(SYSTEM, zone, targets=[t for t in zone.targets.all() if t.pk != target.pk])
+    _join_permitted_zone(subject)
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+def _hours(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        hours = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed("invalid_hours", "hours must be a number", field="hours") from None
+    if not hours.is_finite() or hours <= 0 or hours > 999:
+        raise ValidationFailed("invalid_hours", "hours must be more than 0 and at most 999", field="hours")
+    return hours.quantize(Decimal("0.1"))
+
+
+def add_record(actor: Actor, subject: Subject, *, kind: str, text: str, occurred_on: dt.date | None = None,
+               hours: Any = None, serious: bool = False) -> Record:
+    """An entry of the file. Community service needs its hours. A proposal to revoke needs either at least three
+    warnings or a serious violation, and applies to probation, parole and temporary service outside prison
+    (管制 has none); it is copied to the procurators (社区矫正法 art. 46)."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    if kind not in RecordKind.values:
+        raise ValidationFailed("invalid_kind", "kind must be one of " + ", ".join(RecordKind.values), field="kind")
+    text = _text(text, "text", max_length=4000)
+    occurred_on = occurred_on or local_today()
+    if occurred_on > local_today():
+        raise ValidationFailed("in_future", "the date cannot be in the future", field="occurred_on")
+    if occurred_on < subject.decision_effective_on:
+        raise ValidationFailed("before_decision", "the date comes before the decision took effect", field="occurred_on")
+    amount = _hours(hours)
+    if kind == RecordKind.COMMUNITY_SERVICE and amount is None:
+        raise ValidationFailed("required", "community service needs its hours", field="hours")
+    if kind not in (RecordKind.COMMUNITY_SERVICE, RecordKind.EDUCATION) and amount is not None:
+        raise ValidationFailed("invalid_hours", "only education and community service have hours", field="hours")
+    if subject.state != SubjectState.IN_CORRECTION and not (kind == RecordKind.LOST_CONTACT and subject.is_open):
+        raise ConflictError("illegal_transition", f"cannot add a record for a subject who is {subject.state}",
+                            state=subject.state)
+    if kind == RecordKind.REVOKE_PROPOSAL:
+        if subject.correction_type not in REVOCABLE_TYPES:
+            raise ValidationFailed("not_revocable", "control (管制) cannot be revoked", field="kind")
+        warnings = Record.objects.filter(subject=subject, kind=RecordKind.WARNING).count()
+        if warnings < REVOKE_AFTER_WARNINGS and not serious:
+            raise ValidationFailed("grounds_missing", f"a proposal to revoke needs {REVOKE_AFTER_WARNINGS} warnings "
+                                   f"(there are {warnings}) or a serious violation", field="serious", warnings=warnings)
+        if Record.objects.filter(subject=subject, kind=RecordKind.REVOKE_PROPOSAL, is_open=True).exists():
+            raise ConflictError("proposal_pending", "a proposal to revoke is pending already")
+    with transaction.atomic():
+        record = Record.objects.create(subject=subject, kind=kind, occurred_on=occurred_on, text=text, hours=amount,
+                                       serious=bool(serious), is_open=kind in OPEN_KINDS, created_by=_user(actor),
+                                       created_by_name=_name(actor)[:150], created_at=clock.now())
+        audit.record(actor, f"pingan.subject.record_{kind}", subject, changes={
+            "record": record.pk, "kind": kind, "occurred_on": occurred_on.isoformat(),
+            "hours": str(amount) if amount is not None else None, "serious": bool(serious)})
+    if kind == RecordKind.REVOKE_PROPOSAL:
+        _later("corrections.revoke_proposed", _("A proposal to revoke is filed for subject {number}").format(
+            number=subject.number), [subject.officer, *procurators(subject)])
+    elif kind in (RecordKind.WARNING, RecordKind.LOST_CONTACT) and _user(actor) != subject.officer:
+        _later(f"corrections.{kind}", _("Subject {number}: {what}").format(
+            number=subject.number, what=RecordKind(kind).label), [subject.officer])
+    return record
+
+
+def close_record(actor: Actor, record: Record, *, outcome: str, note: str = "") -> Record:
+    """Close an open warning (rectified), lost contact (contact restored) or proposal to revoke (the decision)."""
+    subject = record.subject
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    allowed = OUTCOMES.get(record.kind, ())
+    if outcome not in allowed:
+        raise ValidationFailed("invalid_outcome", f"outcome must be one of {', '.join(allowed) or 'none'}", field="outcome")
+    note = _text(note, "note", max_length=1000, required=False)
+    with transaction.atomic():
+        if not Record.objects.filter(pk=record.pk, is_open=True).update(is_open=False, outcome=outcome, outcome_note=note,
+                                                                          closed_at=clock.now(), closed_by=_user(actor)):
+            raise ConflictError("illegal_transition", "this record is not open")
+        record.refresh_from_db()
+        audit.record(actor, "pingan.subject.record_closed", subject,
+                     changes={"record": record.pk, "kind": record.kind, "outcome": outcome})
+    return record
+
+
+# --- restrictions ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ZoneInput:
+    name: str
+    shape: str
+    coords: Any
+    radius_m: float = 0
+    width_m: float = 0
+    ring_m: float = 0
+    fast: bool = False
+
+
+def add_prohibition_order(actor: Actor, subject: Subject, *, text: str, starts_on: dt.date | None = None,
+                          ends_on: dt.date | None = None, zones: Sequence[ZoneInput] = ()) -> ProhibitionOrder:
+    """A court prohibition order (禁止令) with its forbidden zones: exclusion zones in tracking, owned by
+    corrections, applying to this subject only (alerts while monitoring is authorised)."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    text = _text(text, "text", max_length=4000)
+    starts_on = starts_on or subject.supervision_start
+    if ends_on is not None and ends_on < starts_on:
+        raise ValidationFailed("bad_range", "the order ends after it starts", field="ends_on")
+    if not subject.is_open:
+        raise ConflictError("illegal_transition", "the subject's correction has ended", state=subject.state)
+    schedule = {"dates": [[starts_on.isoformat(), (ends_on or subject.supervision_end).isoformat()]]}
+    with transaction.atomic():
+        order = ProhibitionOrder.objects.create(subject=subject, text=text, starts_on=starts_on, ends_on=ends_on,
+                                                created_by=_user(actor), created_at=clock.now())
+        made = []
+        for i, z in enumerate(zones):
+            made.append(tracking_actions.create_zone(
+                SYSTEM, name=_text(z.name, f"zones[{i}].name", max_length=80), kind="exclusion", shape=z.shape,
+                coords=z.coords, radius_m=z.radius_m, width_m=z.width_m, ring_m=z.ring_m, fast=z.fast,
+                schedule=schedule, area=subject.area, organisation=subject.judicial_office, targets=[subject.target],
+                owner="corrections"))
+        order.zones.set(made)
+        audit.record(actor, "pingan.subject.prohibition_added", subject,
+                     changes={"order": order.pk, "zones": [z.pk for z in made], "starts_on": starts_on.isoformat(),
+                              "ends_on": ends_on.isoformat() if ends_on else None})
+    return order
+
+
+def add_curfew(actor: Actor, subject: Subject, *, start: dt.time, end: dt.time, weekdays: Sequence[int] = (),
+               radius_m: float = 200) -> CurfewWindow:
+    """Hours at home (e.g. 22:00–06:00): an inclusion circle around the home point on that schedule."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    if subject.home_lon is None or subject.home_lat is None:
+        raise ValidationFailed("no_home", "the subject's home point is needed for a curfew", field="home")
+    days = sorted(set(int(d) for d in weekdays))
+    if any(d < 1 or d > 7 for d in days):
+        raise ValidationFailed("invalid_weekdays", "weekdays are 1 (Monday) to 7 (Sunday)", field="weekdays")
+    if not (math.isfinite(radius_m) and 50 <= radius_m <= 5000):
+        raise ValidationFailed("out_of_range", "the radius is 50–5,000 m", field="radius_m")
+    if start == end:
+        raise ValidationFailed("bad_range", "a curfew window needs a start and a different end", field="end")
+    if not subject.is_open:
+        raise ConflictError("illegal_transition", "the subject's correction has ended", state=subject.state)
+    schedule: dict[str, Any] = {"windows": [[start.strftime("%H:%M"), end.strftime("%H:%M")]],
+                                "dates": [[subject.supervision_start.isoformat(), subject.supervision_end.isoformat()]]}
+    if days:
+        schedule["weekdays"] = days
+    with transaction.atomic():
+        zone = tracking_actions.create_zone(
+            SYSTEM, name=f"curfew {subject.number} {start:%H%M}-{end:%H%M}", kind="inclusion", shape="circle",
+            coords=[subject.home_lon, subject.home_lat], radius_m=float(radius_m), schedule=schedule, area=subject.area,
+            organisation=subject.judicial_office, targets=[subject.target], owner="corrections")
+        curfew = CurfewWindow.objects.create(subject=subject, start=start, end=end, weekdays=days, radius_m=float(radius_m),
+                                             zone=zone, created_by=_user(actor), created_at=clock.now())
+        audit.record(actor, "pingan.subject.curfew_added", subject,
+                     changes={"curfew": curfew.pk, "zone": zone.pk, "window": schedule["windows"][0], "weekdays": days})
+    return curfew
+
+
+def register_subject_device(actor: Actor, subject: Subject, *, uid: str, name: str = "", crs: str = "wgs84") -> tuple[Any, str]:
+    """A locating device (a phone app or a bracelet) for the subject's target; returns it with its key (shown
+    once). It reports only while monitoring is authorised."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    if not subject.is_open:
+        raise ConflictError("illegal_transition", "the subject's correction has ended", state=subject.state)
+    if uid.startswith("rx"):
+        raise ValidationFailed("invalid_uid", "device ids starting with rx are reserved", field="uid")
+    with transaction.atomic():
+        device, key = tracking_actions.register_device(SYSTEM, subject.target, uid=uid, name=name, crs=crs)
+        audit.record(actor, "pingan.subject.device_registered", subject, changes={"device": device.uid})
+    return device, key
+
+
+# --- release and termination --------------------------------------------------------------------
+
+
+def _close_file(actor: Actor, subject: Subject, *, state: str, reason: str, on: dt.date, note: str) -> Subject:
+    now = clock.now()
+    with transaction.atomic():
+        before = subject.state
+        values: dict[str, Any] = {"state": state, "ended_on": on, "end_reason": reason, "end_note": note,
+                                  "archived_at": now}
+        if subject.is_minor:
+            values["sealed"] = True  # 犯罪记录封存: a minor's file is sealed once it is closed
+        _moved(subject, (SubjectState.IN_CORRECTION,) if state == SubjectState.RELEASED else OPEN_SUBJECT_STATES,
+               "release" if state == SubjectState.RELEASED else "terminate", **values)
+        for authorisation in MonitoringAuthorisation.objects.filter(subject=subject, state__in=LIVE_AUTHORISATION_STATES):
+            _end(actor, authorisation, state=AuthorisationState.ENDED, reason=f"subject {state}", switch=False)
+        tracking_actions.set_monitoring(SYSTEM, Target.objects.get(pk=subject.target_id), on=False, reason=f"subject {state}",
+                                        owner="corrections")
+        _leave_zones(subject)
+        IssuedCode.objects.filter(subject=subject).delete()
+        if subject.is_minor:
+            _update_target(subject, sealed=True)
+            _revoke(subject.officer, subject, by=actor)
+        audit.record(actor, f"pingan.subject.{state}", subject, changes={
+            "state": [before, state], "reason": reason, "on": on.isoformat(), "sealed": bool(values.get("sealed"))})
+    _later(f"corrections.{state}", _("Subject {number}: correction ended ({reason})").format(
+        number=subject.number, reason=EndReason(reason).label), [subject.officer])
+    return subject
+
+
+def release_subject(actor: Actor, subject: Subject, *, on: dt.date | None = None, note: str = "") -> Subject:
+    """解矫: the term is over. Stops all monitoring, ends live authorisations, archives the file (sealed for a
+    minor)."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    on = on or local_today()
+    if on < subject.supervision_end:
+        raise ValidationFailed("term_not_over", f"the term ends on {subject.supervision_end.isoformat()}; end it early "
+                               "with terminate", field="on")
+    if on > local_today():
+        raise ValidationFailed("in_future", "the release date cannot be in the future", field="on")
+    return _close_file(actor, subject, state=SubjectState.RELEASED, reason=EndReason.TERM_COMPLETED, on=on,
+                       note=_text(note, "note", max_length=1000, required=False))
+
+
+def terminate_subject(actor: Actor, subject: Subject, *, reason: str, on: dt.date | None = None, note: str = "") -> Subject:
+    """终止: the correction ends early (revoked, committed to prison, a new sentence, death)."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    if reason not in TERMINATION_REASONS:
+        raise ValidationFailed("invalid_reason", "reason must be one of " + ", ".join(TERMINATION_REASONS), field="reason")
+    on = on or local_today()
+    if on > local_today():
+        raise ValidationFailed("in_future", "the date cannot be in the future", field="on")
+    return _close_file(actor, subject, state=SubjectState.TERMINATED, reason=reason, on=on,
+                       note=_text(note, "note", max_length=1000, required=reason != EndReason.DEATH))
+
+
+# --- monitoring authorisations (社区矫正法 art. 29) ------------------------------------------------
+
+
+def _check_approver(approver: User | None, subject: Subject) -> User:
+    if approver is None or not approver.is_active or not policy.can(approver, perms.APPROVE_MONITORING.code, subject):
+        raise ValidationFailed("approver_not_authorised", "the approver must hold corrections.approve_monitoring for "
+                               "this subject (the head of the county justice bureau)", field="approver")
+    return approver
+
+
+def _check_period(starts_at: dt.datetime, ends_at: dt.datetime, subject: Subject) -> None:
+    if ends_at <= starts_at:
+        raise ValidationFailed("bad_range", "the period ends after it starts", field="ends_at")
+    if ends_at > add_months(starts_at, MAX_PERIOD_MONTHS):
+        raise ValidationFailed("period_too_long", f"a period is at most {MAX_PERIOD_MONTHS} months", field="ends_at",
+                               latest=add_months(starts_at, MAX_PERIOD_MONTHS).isoformat())
+    if ends_at > day_end(subject.supervision_end):
+        raise ValidationFailed("beyond_supervision", "monitoring cannot outlast the supervision", field="ends_at")
+
+
+def _monitor(subject: Subject, on: bool, reason: str) -> None:
+    tracking_actions.set_monitoring(SYSTEM, Target.objects.get(pk=subject.target_id), on=on, reason=reason,
+                                    owner="corrections")
+
+
+def grant_authorisation(actor: Actor, subject: Subject, *, ground: str, facts: str, approver: User | None,
+                        ends_at: dt.datetime, starts_at: dt.datetime | None = None) -> MonitoringAuthorisation:
+    """Record the approval to monitor electronically: one of the five grounds, the facts, the approver (who holds
+    ``corrections.approve_monitoring``), a period of at most three months. From its start the subject's target is
+    monitored (the ``corrections.authorisations`` job starts one that begins later)."""
+    if not _system(actor) and not policy.can(actor, perms.APPROVE_MONITORING.code, subject):
+        _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    if ground not in Ground.values:
+        raise ValidationFailed("invalid_ground", "the ground must be one of " + ", ".join(Ground.values), field="ground")
+    facts = _text(facts, "facts", max_length=4000)
+    approver = _check_approver(approver, subject)
+    now = clock.now()
+    starts_at = starts_at or now
+    if starts_at < now - dt.timedelta(minutes=5):
+        raise ValidationFailed("in_past", "an authorisation cannot start in the past", field="starts_at")
+    _check_period(starts_at, ends_at, subject)
+    if subject.state != SubjectState.IN_CORRECTION:
+        raise ConflictError("illegal_transition", f"cannot monitor a subject who is {subject.state}", state=subject.state)
+    if MonitoringAuthorisation.objects.filter(subject=subject, state__in=LIVE_AUTHORISATION_STATES).exists():
+        raise ConflictError("authorisation_exists", "the subject has a live authorisation; renew or end it")
+    active = starts_at <= now
+    try:
+        with transaction.atomic():
+            authorisation = MonitoringAuthorisation.objects.create(
+                subject=subject, ground=ground, facts=facts, approver=approver, requested_by=_user(actor),
+                state=AuthorisationState.ACTIVE if active else AuthorisationState.APPROVED, starts_at=starts_at,
+                ends_at=ends_at, created_at=now)
+            AuthorisationPeriod.objects.create(authorisation=authorisation, number=1, starts_at=starts_at, ends_at=ends_at,
+                                               approver=approver, created_by=_user(actor), created_at=now)
+            if active:
+                _monitor(subject, True, f"authorisation {authorisation.pk}")
+            audit.record(actor, "pingan.authorisation.granted", authorisation, changes={
+                "subject": subject.number, "ground": ground, "approver": approver.username,
+                "starts_at": starts_at.isoformat(), "ends_at": ends_at.isoformat(), "state": authorisation.state})
+    except IntegrityError:
+        raise ConflictError("authorisation_exists", "the subject has a live authorisation; renew or end it") from None
+    _later("corrections.authorisation_granted", _("Electronic monitoring of subject {number} approved until {end}").format(
+        number=subject.number, end=_local(ends_at)), [subject.officer, *procurators(subject)])
+    return authorisation
+
+
+def _local(moment: dt.datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def renew_authorisation(actor: Actor, authorisation: MonitoringAuthorisation, *, assessment: str, approver: User | None,
+                        ends_at: dt.datetime) -> AuthorisationPeriod:
+    """After an assessment, another period of at most three months from the end of the current one."""
+    subject = authorisation.subject
+    if not _system(actor) and not policy.can(actor, perms.APPROVE_MONITORING.code, subject):
+        _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    assessment = _text(assessment, "assessment", max_length=4000)
+    approver = _check_approver(approver, subject)
+    if authorisation.state != AuthorisationState.ACTIVE:
+        raise ConflictError("illegal_transition", f"cannot renew an authorisation that is {authorisation.state}",
+                            state=authorisation.state)
+    start = authorisation.ends_at
+    _check_period(start, ends_at, subject)
+    now = clock.now()
+    with transaction.atomic():
+        if not MonitoringAuthorisation.objects.filter(pk=authorisation.pk, state=AuthorisationState.ACTIVE,
+                                                      ends_at=start).update(ends_at=ends_at):
+            raise ConflictError("illegal_transition", "the authorisation was changed by someone else")
+        number = authorisation.periods.count() + 1
+        period = AuthorisationPeriod.objects.create(authorisation=authorisation, number=number, starts_at=start,
+                                                    ends_at=ends_at, approver=approver, assessment=assessment,
+                                                    created_by=_user(actor), created_at=now)
+        authorisation.ends_at = ends_at
+        audit.record(actor, "pingan.authorisation.renewed", authorisation, changes={
+            "subject": subject.number, "period": number, "approver": approver.username, "starts_at": start.isoformat(),
+            "ends_at": ends_at.isoformat()})
+    _later("corrections.authorisation_renewed", _("Electronic monitoring of subject {number} renewed until {end}").format(
+        number=subject.number, end=_local(ends_at)), [subject.officer, *procurators(subject)])
+    return period
+
+
+def _end(actor: Actor, authorisation: MonitoringAuthorisation, *, state: str, reason: str, switch: bool = True) -> bool:
+    now = clock.now()
+    before = authorisation.state
+    if not MonitoringAuthorisation.objects.filter(pk=authorisation.pk, state__in=LIVE_AUTHORISATION_STATES).update(
+            state=state, ended_at=now, end_reason=reason[:200]):
+        return False
+    authorisation.state, authorisation.ended_at, authorisation.end_reason = state, now, reason[:200]
+    if switch and before == AuthorisationState.ACTIVE:
+        _monitor(authorisation.subject, False, f"authorisation {authorisation.pk} {state}")
+    audit.record(actor, f"pingan.authorisation.{state}", authorisation,
+                 changes={"subject": authorisation.subject.number, "state": [before, state], "reason": reason[:200]})
+    return True
+
+
+def end_authorisation(actor: Actor, authorisation: MonitoringAuthorisation, *, reason: str) -> MonitoringAuthorisation:
+    """End monitoring before the period is over (the ground has gone): monitoring stops at once."""
+    subject = authorisation.subject
+    if not _system(actor) and not policy.can(actor, perms.APPROVE_MONITORING.code, subject):
+        _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    reason = _text(reason, "reason", max_length=200)
+    with transaction.atomic():
+        if not _end(actor, authorisation, state=AuthorisationState.ENDED, reason=reason):
+            raise ConflictError("illegal_transition", f"the authorisation is {authorisation.state} already",
+                                state=authorisation.state)
+    _later("corrections.authorisation_ended", _("Electronic monitoring of subject {number} ended").format(
+        number=subject.number), [subject.officer])
+    return authorisation
+
+
+def start_authorisation(authorisation_id: int, now: dt.datetime) -> bool:
+    """An approved authorisation whose start has come: monitoring on (the job calls this, once)."""
+    with transaction.atomic():
+        if not MonitoringAuthorisation.objects.filter(pk=authorisation_id, state=AuthorisationState.APPROVED,
+                                                      starts_at__lte=now, ends_at__gt=now).update(
+                state=AuthorisationState.ACTIVE):
+            return False
+        authorisation = MonitoringAuthorisation.objects.select_related("subject").get(pk=authorisation_id)
+        _monitor(authorisation.subject, True, f"authorisation {authorisation_id}")
+        audit.record("system", "pingan.authorisation.started", authorisation,
+                     changes={"subject": authorisation.subject.number, "state": ["approved", "active"]})
+    return True
+
+
+def expire_authorisation(authorisation_id: int, now: dt.datetime) -> bool:
+    """The period is over and was not renewed: monitoring off; no device fix is accepted afterwards."""
+    with transaction.atomic():
+        authorisation = MonitoringAuthorisation.objects.select_related("subject", "subject__officer").filter(
+            pk=authorisation_id, state__in=LIVE_AUTHORISATION_STATES, ends_at__lte=now).first()
+        if authorisation is None:
+            return False
+        if not _end("system", authorisation, state=AuthorisationState.EXPIRED, reason="period over"):
+            return False
+        subject = authorisation.subject
+        _later("corrections.authorisation_expired", _("Electronic monitoring of subject {number} expired").format(
+            number=subject.number), [subject.officer])
+    return True
+
+
+def remind_expiry(period_id: int, field_name: str, now: dt.datetime) -> bool:
+    """Tell the officer that the authorisation ends in 7 days or in 1 day (once each per period)."""
+    ahead = dict(REMINDERS)[field_name]
+    with transaction.atomic():
+        period = AuthorisationPeriod.objects.select_related("authorisation", "authorisation__subject",
+                                                            "authorisation__subject__officer").filter(pk=period_id).first()
+        if period is None or period.authorisation.ends_at != period.ends_at:
+            return False  # a later period has been added: it is the one that expires
+        if period.authorisation.state != AuthorisationState.ACTIVE or not now >= period.ends_at - ahead:
+            return False
+        # The 1-day reminder also stands for a 7-day one not sent yet (a period shorter than 7 days, a worker down).
+        marks = {name: now for name, before in REMINDERS if before >= ahead}
+        if not AuthorisationPeriod.objects.filter(pk=period_id, **{f"{field_name}__isnull": True}).update(**marks):
+            return False
+        subject = period.authorisation.subject
+        audit.record("system", "pingan.authorisation.reminded", period.authorisation,
+                     changes={"subject": subject.number, "period": period.number, "ahead_days": ahead.days})
+        _later("corrections.authorisation_ending", _(
+            "Electronic monitoring of subject {number} ends on {end}: renew it after an assessment, or let it end").format(
+            number=subject.number, end=_local(period.ends_at)), [subject.officer])
+    return True
+
+
+# --- follow code, scans and check-ins ------------------------------------------------------------
+
+
+def own_subject(user: Actor) -> Subject:
+    """The subject whose login this is (role correction_subject, own scope)."""
+    policy.require(user, perms.OWN_FOLLOW_CODE.code)
+    subject = Subject.objects.filter(user=user).select_related("target").first() if _user(user) else None
+    if subject is None or not policy.can(user, perms.OWN_FOLLOW_CODE.code, subject):
+        raise NotFoundError("no_subject", "this login belongs to no correction subject")
+    if not subject.is_open:
+        raise ConflictError("illegal_transition", "the correction has ended", state=subject.state)
+    return subject
+
+
+@dataclass(frozen=True)
+class CodeOut:
+    token: str
+    short: str
+    window_start: dt.datetime
+    refresh_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def issue_code(user: Actor) -> CodeOut:
+    """The subject's current follow code (one per window; the same one when asked again in the window)."""
+    subject = own_subject(user)
+    now = clock.now()
+    window = followcode.window_of(now.timestamp())
+    key = followcode.keys()[0]
+    kid = followcode.kid(key)
+    stamp = dt.datetime.fromtimestamp
+    existing = IssuedCode.objects.filter(subject=subject, window=window).first()
+    old_key = followcode.key_for(existing.kid) if existing is not None else None
+    if existing is not None and old_key is not None:
+        # Still signed with a key that verifies (the first one, or an older one after a rotation): the code the
+        # phone shows stays the same for the whole window.
+        token, short = followcode.encode(old_key, handle=subject.handle, window=window, nonce=existing.nonce)
+    else:
+        for _attempt in range(5):
+            nonce = secrets.token_hex(6)
+            token, short = followcode.encode(key, handle=subject.handle, window=window, nonce=nonce)
+            if not IssuedCode.objects.filter(short=short, expires_at__gt=now).exclude(subject=subject).exists():
+                break
+        values = {"nonce": nonce, "short": short, "kid": kid, "issued_at": now,
+                  "expires_at": stamp(followcode.expires(window), tz=dt.UTC)}
+        try:
+            with transaction.atomic():
+                if existing is not None:
+                    IssuedCode.objects.filter(pk=existing.pk).update(**values)
+                else:
+                    IssuedCode.objects.create(subject=subject, window=window, **values)
+        except IntegrityError:  # the phone asked twice at once: the other request's code stands
+            existing = IssuedCode.objects.get(subject=subject, window=window)
+            old_key = followcode.key_for(existing.kid) or key
+            token, short = followcode.encode(old_key, handle=subject.handle, window=window, nonce=existing.nonce)
+    return CodeOut(token=token, short=short, window_start=stamp(followcode.window_start(window), tz=dt.UTC),
+                   refresh_at=stamp(followcode.window_start(window + 1), tz=dt.UTC),
+                   expires_at=stamp(followcode.expires(window), tz=dt.UTC))
+
+
+ACTIONS = {Colour.GREEN: "let_pass", Colour.YELLOW: "let_pass_and_note", Colour.RED: "stop_and_report"}
+
+
+def advice(colour: str) -> tuple[str, str]:
+    """What the checkpoint does: an action code and the sentence to show."""
+    texts = {
+        Colour.GREEN: _("Normal: let the person pass."),
+        Colour.YELLOW: _("Attention: let the person pass; the judicial office is told of this scan."),
+        Colour.RED: _("Stop and report: keep the person here politely and call the judicial office or the police at once."),
+    }
+    return ACTIONS[Colour(colour)], texts[Colour(colour)]
+
+
+def status(subject: Subject) -> tuple[str, list[str]]:
+    """The subject's colour with its reasons. Red: lost contact (a record or a tracking alert), a pending proposal
+    to revoke, or an escalated alert. Yellow: strict level, an open warning, an active alert, or not yet taken in.
+    Green otherwise."""
+    red, yellow = [], []
+    open_records = set(Record.objects.filter(subject=subject, is_open=True).values_list("kind", flat=True))
+    alerts = list(Alert.objects.filter(target_id=subject.target_id,
+                                       state__in=(*ACTIVE_ALERT_STATES, AlertState.ESCALATED)).values_list("rule", "state"))
+    if RecordKind.LOST_CONTACT in open_records or any(r == "lost_contact" for r, s in alerts if s in ACTIVE_ALERT_STATES):
+        red.append("lost_contact")
+    if RecordKind.REVOKE_PROPOSAL in open_records:
+        red.append("revoke_proposal_pending")
+    if any(s == AlertState.ESCALATED for _r, s in alerts):
+        red.append("escalated_alert")
+    if red:
+        return Colour.RED, red
+    if subject.level == Level.STRICT:
+        yellow.append("strict_level")
+    if RecordKind.WARNING in open_records:
+        yellow.append("open_warning")
+    if alerts:
+        yellow.append("active_alert")
+    if subject.state == SubjectState.PENDING:
+        yellow.append("pending_intake")
+    return (Colour.YELLOW, yellow) if yellow else (Colour.GREEN, [])
+
+
+@dataclass
+class ScanOut:
+    valid: bool
+    reason: str = ""
+    colour: str = ""
+    action: str = ""
+    advice: str = ""
+    repeat: bool = False
+    scan_id: int | None = None
+    at: dt.datetime | None = None
+    subject: Subject | None = None      # only for callers who may see the subject (never for a checkpoint)
+    reasons: list[str] = field(default_factory=list)
+
+
+def _rate_limit_typed(scanner: User) -> None:
+    limit = int(getattr(settings, "PINGAN_FOLLOWCODE_TYPED_PER_MINUTE", 10))
+    bucket = int(clock.now().timestamp() // 60)
+    key = f"pingan:corrections:typed:{scanner.pk}:{bucket}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=120)
+        count = 1
+    if count > limit:
+        raise RateLimited("rate_limited", "too many typed codes; wait a minute or scan the QR code", limit=limit)
+
+
+def _distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_000 * math.asin(math.sqrt(h))
+
+
+def _find(code: str, now: dt.datetime, scanner: User) -> tuple[Subject, str, bool]:
+    """The subject, the code's nonce and whether it was typed; raise CodeError with the reason otherwise."""
+    if followcode.looks_like_token(code):
+        decoded = followcode.decode(code)
+        followcode.check_window(decoded.window, now.timestamp())
+        subject = Subject.objects.filter(handle=decoded.handle).first()
+        if subject is None:
+            raise followcode.CodeError("unknown_subject")
+        if not subject.is_open:
+            raise followcode.CodeError("not_in_correction")
+        if not IssuedCode.objects.filter(subject=subject, window=decoded.window, nonce=decoded.nonce).exists():
+            raise followcode.CodeError("not_issued")  # signed, yet never handed out: a leaked key
+        return subject, decoded.nonce, False
+    _rate_limit_typed(scanner)
+    short = followcode.normalise_short(code)
+    live = list(IssuedCode.objects.filter(short=short, expires_at__gt=now).select_related("subject")[:2])
+    if len(live) != 1:
+        if not live and IssuedCode.objects.filter(short=short).exists():
+            raise followcode.CodeError("expired")
+        raise followcode.CodeError("unknown_code" if not live else "ambiguous")
+    issued = live[0]
+    followcode.check_window(issued.window, now.timestamp())
+    return issued.subject, issued.nonce, True
+
+
+def verify_code(scanner: Actor, code: str, *, lon: float, lat: float, accuracy_m: float | None = None,
+                expected_subject: Subject | None = None) -> ScanOut:
+    """A checkpoint (or an officer) scans or types a follow code. The answer is the subject's colour and what to
+    do, never the identity (unless the scanner may see the subject anyway). Every scan is stored and audited; an
+    accepted one is also a fix of the subject's target (source ``scan``), authorisation or not.
+
+    Refusals (``valid: False``, with ``reason``): ``malformed``, ``unknown_key`` / ``bad_signature`` / ``not_issued``
+    (forged), ``expired``, ``not_yet_valid``, ``unknown_code`` (typed), ``not_in_correction``, ``other_subject``
+    (not the subject the officer expected), ``replayed``. The same scanner scanning the same code again is a
+    repeat, answered as before without a second fix. Another scanner presenting the same code is a replay only
+    when the two scans are farther apart than a person could travel between them (300 m plus 120 km/h × the time
+    between): two gates of one building pass, a photo of the code sent across town does not."""
+    policy.require(scanner, perms.SCAN_FOLLOW_CODE.code)
+    positions.check_lonlat(lon, lat, accuracy_m)
+    code = _text(code, "code", max_length=200)
+    now = clock.now()
+    subject: Subject | None = None
+    nonce, typed, reason = "", not followcode.looks_like_token(code), ""
+    try:
+        subject, nonce, typed = _find(code, now, scanner)
+        if not subject.is_open:
+            raise followcode.CodeError("not_in_correction")
+        if expected_subject is not None and expected_subject.pk != subject.pk:
+            raise followcode.CodeError("other_subject")
+    except followcode.CodeError as exc:
+        reason = exc.reason
+    earlier = None
+    if not reason and subject is not None:
+        earlier = Scan.objects.filter(subject=subject, nonce=nonce, result=ScanResult.ACCEPTED).order_by("at", "id").first()
+        if earlier is not None and earlier.scanner_id != scanner.pk:
+            elapsed = max(0.0, (now - earlier.at).total_seconds())
+            if _distance_m((earlier.lon, earlier.lat), (lon, lat)) > REPLAY_SLACK_M + REPLAY_SPEED_MS * elapsed:
+                reason = "replayed"
+    with transaction.atomic():
+        if reason:
+            scan = Scan.objects.create(subject=subject if reason in ("replayed", "not_in_correction", "other_subject") else None,
+                                       scanner=scanner, at=now, lon=lon, lat=lat, accuracy_m=accuracy_m or 10, typed=typed,
+                                       nonce=nonce, result=ScanResult.REJECTED, reason=reason)
+            audit.record(scanner, "pingan.followcode.rejected", scan.subject,
+                         object_type="" if scan.subject else "corrections.scan", object_id="" if scan.subject else str(scan.pk),
+                         changes={"scan": scan.pk, "reason": reason, "typed": typed})
+            if reason == "replayed" and subject is not None:
+                _later("corrections.code_replayed", _("A follow code of subject {number} was presented again far away: "
+                                                      "possible misuse").format(number=subject.number), [subject.officer])
+            return ScanOut(valid=False, reason=reason, scan_id=scan.pk, at=now)
+        assert subject is not None
+        colour, reasons = status(subject)
+        repeat = earlier is not None and earlier.scanner_id == scanner.pk
+        fix_id = None if repeat else positions.record(subject.target, source="scan", lon=lon, lat=lat,
+                                                      accuracy_m=accuracy_m, at=now)
+        scan = Scan.objects.create(subject=subject, scanner=scanner, at=now, lon=lon, lat=lat, accuracy_m=accuracy_m or 10,
+                                   typed=typed, nonce=nonce, result=ScanResult.ACCEPTED, colour=colour, repeat=repeat,
+                                   fix_id=fix_id)
+        audit.record(scanner, "pingan.followcode.scanned", subject,
+                     changes={"scan": scan.pk, "colour": colour, "typed": typed, "repeat": repeat})
+        if colour != Colour.GREEN and not repeat:
+            _later("corrections.scanned", _("Subject {number} was scanned at a checkpoint: {colour}").format(
+                number=subject.number, colour=Colour(colour).label), [subject.officer])
+    action, text = advice(colour)
+    sees = policy.can(scanner, perms.VIEW_SUBJECT.code, subject)
+    return ScanOut(valid=True, colour=colour, action=action, advice=text, repeat=repeat, scan_id=scan.pk, at=now,
+                   subject=subject if sees else None, reasons=reasons if sees else [])
+
+
+def check_in(user: Actor, *, lon: float, lat: float, accuracy_m: float | None = None) -> CheckIn:
+    """The subject's daily check-in from the phone page: a report and a fix (source ``checkin``), with or
+    without a monitoring authorisation."""
+    subject = own_subject(user)
+    if subject.state != SubjectState.IN_CORRECTION:
+        raise ConflictError("illegal_transition", "check-ins start after the intake", state=subject.state)
+    positions.check_lonlat(lon, lat, accuracy_m)
+    now = clock.now()
+    with transaction.atomic():
+        fix_id = positions.record(subject.target, source="checkin", lon=lon, lat=lat, accuracy_m=accuracy_m, at=now)
+        row = CheckIn.objects.create(subject=subject, at=now, day=now.astimezone(SHANGHAI).date(), lon=lon, lat=lat,
+                                     accuracy_m=accuracy_m or 10, fix_id=fix_id)
+        audit.record(user, "pingan.subject.checked_in", subject, changes={"check_in": row.pk, "fix": fix_id})
+    return row
+
+
+def purge_codes(now: dt.datetime) -> int:
+    """Issued codes a day past their expiry are no longer needed (scans keep the nonce they saw)."""
+    deleted, _rows = IssuedCode.objects.filter(expires_at__lt=now - dt.timedelta(days=1)).delete()
+    return deleted
+
+
+def subjects_due_for_intake_alert(now: dt.datetime) -> list[int]:
+    today = now.astimezone(SHANGHAI).date()
+    return list(Subject.objects.filter(state=SubjectState.PENDING, intake_alerted_at__isnull=True,
+                                       intake_due__lt=today).values_list("id", flat=True)[:500])
+

@@ -1,0 +1,315 @@
+"""The 如燕 API: subjects (masked) and their file, the monitoring authorisations, and the follow code (the
+subject's phone page, checkpoint scans, check-ins). Subjects the caller may not see answer 404."""
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema, Status
+from ninja.pagination import paginate
+from pydantic import Field
+
+from pingan.accounts import policy
+from pingan.accounts.actions import PersonInput
+from pingan.accounts.models import Organisation, Person, User
+from pingan.core.errors import ValidationFailed
+from pingan.corrections import actions, presenters, queries
+from pingan.corrections import permissions as perms
+from pingan.corrections.models import Subject
+from pingan.corrections.schemas import (
+    AuthorisationOut,
+    CheckInIn,
+    CheckInOut,
+    CloseRecordIn,
+    CodeOut,
+    CurfewIn,
+    CurfewOut,
+    DeviceIn,
+    DeviceKeyOut,
+    EndIn,
+    ErrorOut,
+    GrantIn,
+    IdentityOut,
+    IntakeIn,
+    LevelChangeIn,
+    LinkUserIn,
+    ProhibitionIn,
+    ProhibitionOut,
+    PurposeIn,
+    RecordIn,
+    RecordOut,
+    ReleaseIn,
+    RenewIn,
+    ScanIn,
+    ScanOut,
+    ScanRowOut,
+    SubjectDetailOut,
+    SubjectIn,
+    SubjectOut,
+    TerminateIn,
+    TransferIn,
+    TransferOut,
+)
+from pingan.geo.models import Area
+
+router = Router(tags=["corrections"])
+
+ERRORS: dict[int, Any] = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ACT = {200: SubjectDetailOut, **ERRORS}
+
+
+class SubjectFilters(Schema):
+    state: str = Field(default="", description="One state, or several separated by commas")
+    level: str = ""
+    office: str = Field(default="", description="Organisation code of a judicial office")
+    area: str = Field(default="", description="Area code: subjects residing in its subtree")
+
+
+def _area(code: str, field: str) -> Area:
+    area = Area.objects.filter(code=code).first()
+    if area is None:
+        raise ValidationFailed("unknown_area", f"no area {code!r}", field=field)
+    return area
+
+
+def _org(code: str) -> Organisation | None:
+    """The organisation with this code (the action checks that it is an active judicial office)."""
+    return Organisation.objects.filter(code=code).first()
+
+
+def _username(name: str, field: str) -> User:
+    user = User.objects.filter(username=name, is_active=True).first()
+    if user is None:
+        raise ValidationFailed("unknown_user", f"no active user {name!r}", field=field)
+    return user
+
+
+def _visible(request: HttpRequest, subject_id: int) -> Subject:
+    return queries.subject(request.user, subject_id)
+
+
+def _detail(request: HttpRequest, subject: Subject) -> dict[str, Any]:
+    return presenters.subject_detail(queries.subject(request.user, subject.pk, perms.MANAGE_SUBJECT.code), request.user)
+
+
+# -- subjects ----------------------------------------------------------------------------------------
+
+
+@router.get("/subjects", response={200: list[SubjectOut], 403: ErrorOut})
+@paginate
+def list_correction_subjects(request: HttpRequest, filters: Query[SubjectFilters]) -> Any:
+    """The subjects in the caller's scope (names masked), newest first."""
+    policy.require(request.user, perms.VIEW_SUBJECT.code)
+    return [presenters.subject_row(s) for s in queries.subjects(request.user, **filters.dict())]
+
+
+@router.post("/subjects", response={201: SubjectDetailOut, **ERRORS})
+def register_correction_subject(request: HttpRequest, body: SubjectIn) -> Any:
+    """Register a subject (pending intake, due within ten days of the decision taking effect), with an existing
+    person (``person_id``) or a new one (``person``)."""
+    policy.require(request.user, perms.MANAGE_SUBJECT.code)
+    person = None
+    if body.person_id is not None:
+        person = Person.objects.filter(pk=body.person_id).first()
+        if person is None:
+            raise ValidationFailed("unknown_person", "no such person", field="person_id")
+    person_input = None
+    if body.person is not None:
+        person_input = PersonInput(name=body.person.name, id_number=body.person.id_number, phone=body.person.phone,
+                                   address=body.person.address, area_code=body.area)
+    subject = actions.register_subject(request.user, actions.SubjectInput(
+        person=person, person_input=person_input, correction_type=body.correction_type, decision_body=body.decision_body,
+        decision_number=body.decision_number, decision_effective_on=body.decision_effective_on, offence_on=body.offence_on,
+        supervision_start=body.supervision_start, supervision_end=body.supervision_end, level=body.level,
+        judicial_office=_org(body.judicial_office), officer=_username(body.officer, "officer"),
+        area=_area(body.area, "area"), permitted_area=_area(body.permitted_area, "permitted_area") if body.permitted_area else None,
+        phone=body.phone, is_minor=body.is_minor, home_lon=body.home_lon, home_lat=body.home_lat))
+    return Status(201, presenters.subject_detail(Subject.objects.select_related(*queries.RELATED).get(pk=subject.pk),
+                                                 request.user))
+
+
+@router.get("/subjects/{subject_id}", response={200: SubjectDetailOut, 404: ErrorOut})
+def get_correction_subject(request: HttpRequest, subject_id: int) -> Any:
+    """One subject: masked identity, the decision, restrictions, monitoring, counts of records, status colour."""
+    return presenters.subject_detail(_visible(request, subject_id), request.user)
+
+
+@router.post("/subjects/{subject_id}/reveal", response={200: IdentityOut, **ERRORS})
+def reveal_correction_subject(request: HttpRequest, subject_id: int, body: PurposeIn) -> Any:
+    """The identity in full, with a purpose; audited (a minor's only to the supervising officer)."""
+    return actions.reveal_subject(request.user, _visible(request, subject_id), purpose=body.purpose)
+
+
+@router.post("/subjects/{subject_id}/intake", response=ACT)
+def correction_intake(request: HttpRequest, subject_id: int, body: IntakeIn | None = None) -> Any:
+    """入矫: pending → in correction (late after the tenth day)."""
+    body = body or IntakeIn()
+    subject = actions.record_intake(request.user, _visible(request, subject_id), at=body.at, note=body.note)
+    return _detail(request, subject)
+
+
+@router.post("/subjects/{subject_id}/level", response=ACT)
+def correction_level(request: HttpRequest, subject_id: int, body: LevelChangeIn) -> Any:
+    """Change the management level (strict / ordinary / lenient), with the reason."""
+    subject = _visible(request, subject_id)
+    actions.change_level(request.user, subject, level=body.level, reason=body.reason)
+    return _detail(request, subject)
+
+
+@router.post("/subjects/{subject_id}/transfer", response={200: TransferOut, **ERRORS})
+def correction_transfer(request: HttpRequest, subject_id: int, body: TransferIn) -> Any:
+    """To another judicial office and officer (and residence area); the tracking target follows."""
+    subject = _visible(request, subject_id)
+    transfer = actions.transfer_subject(request.user, subject, to_office=_org(body.to_office),
+                                        to_officer=_username(body.to_officer, "to_officer"), reason=body.reason,
+                                        area=_area(body.area, "area") if body.area else None)
+    return {"id": transfer.pk, "from_office": transfer.from_office.code, "to_office": transfer.to_office.code,
+            "from_officer": transfer.from_officer.username, "to_officer": transfer.to_officer.username, "at": transfer.at}
+
+
+@router.get("/subjects/{subject_id}/records", response={200: list[RecordOut], 404: ErrorOut})
+def list_correction_records(request: HttpRequest, subject_id: int, kind: str = "") -> Any:
+    """The subject's file: education, community service, commendations, warnings, proposals, lost contact."""
+    return [presenters.record_row(r) for r in queries.records(_visible(request, subject_id), kind=kind)]
+
+
+@router.post("/subjects/{subject_id}/records", response={201: RecordOut, **ERRORS})
+def add_correction_record(request: HttpRequest, subject_id: int, body: RecordIn) -> Any:
+    """Add an entry (a proposal to revoke needs three warnings or a serious violation)."""
+    record = actions.add_record(request.user, _visible(request, subject_id), kind=body.kind, text=body.text,
+                                occurred_on=body.occurred_on, hours=body.hours, serious=body.serious)
+    return Status(201, presenters.record_row(record))
+
+
+@router.post("/records/{record_id}/close", response={200: RecordOut, **ERRORS})
+def close_correction_record(request: HttpRequest, record_id: int, body: CloseRecordIn) -> Any:
+    """Close an open warning, lost contact or proposal to revoke with its outcome."""
+    record = actions.close_record(request.user, queries.record(request.user, record_id), outcome=body.outcome,
+                                  note=body.note)
+    return presenters.record_row(record)
+
+
+@router.post("/subjects/{subject_id}/prohibitions", response={201: ProhibitionOut, **ERRORS})
+def add_correction_prohibition(request: HttpRequest, subject_id: int, body: ProhibitionIn) -> Any:
+    """A court prohibition order (禁止令) and its forbidden zones."""
+    order = actions.add_prohibition_order(
+        request.user, _visible(request, subject_id), text=body.text, starts_on=body.starts_on, ends_on=body.ends_on,
+        zones=[actions.ZoneInput(**z.dict()) for z in body.zones])
+    return Status(201, {"id": order.pk, "text": order.text, "starts_on": order.starts_on, "ends_on": order.ends_on,
+                        "zones": [z.pk for z in order.zones.all()]})
+
+
+@router.post("/subjects/{subject_id}/curfews", response={201: CurfewOut, **ERRORS})
+def add_correction_curfew(request: HttpRequest, subject_id: int, body: CurfewIn) -> Any:
+    """Curfew hours at home (a circle around the home point on the window's schedule)."""
+    curfew = actions.add_curfew(request.user, _visible(request, subject_id), start=body.start, end=body.end,
+                                weekdays=body.weekdays, radius_m=body.radius_m)
+    return Status(201, {"id": curfew.pk, "start": curfew.start.strftime("%H:%M"), "end": curfew.end.strftime("%H:%M"),
+                        "weekdays": curfew.weekdays, "radius_m": curfew.radius_m, "zone": curfew.zone_id})
+
+
+@router.post("/subjects/{subject_id}/devices", response={201: DeviceKeyOut, **ERRORS})
+def register_correction_device(request: HttpRequest, subject_id: int, body: DeviceIn) -> Any:
+    """A locating device for the subject; its key is shown once. It reports only while monitoring is authorised."""
+    device, key = actions.register_subject_device(request.user, _visible(request, subject_id), uid=body.uid,
+                                                  name=body.name, crs=body.crs)
+    return Status(201, {"uid": device.uid, "key": key})
+
+
+@router.post("/subjects/{subject_id}/user", response=ACT)
+def link_correction_user(request: HttpRequest, subject_id: int, body: LinkUserIn) -> Any:
+    """The subject's own login (role correction_subject) for the phone page."""
+    subject = actions.link_user(request.user, _visible(request, subject_id), _username(body.username, "username"))
+    return _detail(request, subject)
+
+
+@router.post("/subjects/{subject_id}/release", response={**ACT, 204: None})
+def correction_release(request: HttpRequest, subject_id: int, body: ReleaseIn | None = None) -> Any:
+    """解矫 at the end of the term: all monitoring stops, the file is archived (sealed for a minor)."""
+    body = body or ReleaseIn()
+    subject = actions.release_subject(request.user, _visible(request, subject_id), on=body.on, note=body.note)
+    return _archived(request, subject)
+
+
+@router.post("/subjects/{subject_id}/terminate", response={**ACT, 204: None})
+def correction_terminate(request: HttpRequest, subject_id: int, body: TerminateIn) -> Any:
+    """终止 before the end of the term: all monitoring stops, the file is archived (sealed for a minor)."""
+    subject = actions.terminate_subject(request.user, _visible(request, subject_id), reason=body.reason, on=body.on,
+                                        note=body.note)
+    return _archived(request, subject)
+
+
+def _archived(request: HttpRequest, subject: Subject) -> Any:
+    """After release or termination; a sealed file is not shown any more, even to the one who closed it."""
+    fresh = Subject.objects.select_related(*queries.RELATED).get(pk=subject.pk)
+    if not policy.can(request.user, perms.VIEW_SUBJECT.code, fresh):
+        return Status(204, None)
+    return presenters.subject_detail(fresh, request.user)
+
+
+@router.get("/subjects/{subject_id}/scans", response={200: list[ScanRowOut], 404: ErrorOut})
+def list_correction_scans(request: HttpRequest, subject_id: int) -> Any:
+    """Follow-code scans of the subject, newest first."""
+    return [presenters.scan_row(s) for s in queries.scans(_visible(request, subject_id))[:500]]
+
+
+# -- monitoring authorisations (社区矫正法 art. 29) ------------------------------------------------------
+
+
+@router.get("/subjects/{subject_id}/authorisations", response={200: list[AuthorisationOut], 404: ErrorOut})
+def list_correction_authorisations(request: HttpRequest, subject_id: int) -> Any:
+    return [presenters.authorisation_row(a) for a in queries.authorisations(_visible(request, subject_id))]
+
+
+@router.post("/subjects/{subject_id}/authorisations", response={201: AuthorisationOut, **ERRORS})
+def grant_correction_authorisation(request: HttpRequest, subject_id: int, body: GrantIn) -> Any:
+    """Electronic monitoring on one of the five grounds, approved by the head of the justice bureau, ≤ 3 months."""
+    subject = queries.subject(request.user, subject_id, perms.APPROVE_MONITORING.code)
+    authorisation = actions.grant_authorisation(request.user, subject, ground=body.ground, facts=body.facts,
+                                                approver=_username(body.approver, "approver"), starts_at=body.starts_at,
+                                                ends_at=body.ends_at)
+    return Status(201, presenters.authorisation_row(authorisation))
+
+
+@router.post("/authorisations/{authorisation_id}/renew", response={200: AuthorisationOut, **ERRORS})
+def renew_correction_authorisation(request: HttpRequest, authorisation_id: int, body: RenewIn) -> Any:
+    """Another period of at most three months, after an assessment."""
+    authorisation = queries.authorisation(request.user, authorisation_id)
+    actions.renew_authorisation(request.user, authorisation, assessment=body.assessment,
+                                approver=_username(body.approver, "approver"), ends_at=body.ends_at)
+    return presenters.authorisation_row(queries.authorisation(request.user, authorisation_id))
+
+
+@router.post("/authorisations/{authorisation_id}/end", response={200: AuthorisationOut, **ERRORS})
+def end_correction_authorisation(request: HttpRequest, authorisation_id: int, body: EndIn) -> Any:
+    """End monitoring now."""
+    authorisation = actions.end_authorisation(request.user, queries.authorisation(request.user, authorisation_id),
+                                              reason=body.reason)
+    return presenters.authorisation_row(authorisation)
+
+
+# -- the follow code -----------------------------------------------------------------------------------
+
+
+@router.get("/me/code", response={200: CodeOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut})
+def my_follow_code(request: HttpRequest) -> Any:
+    """The subject's own follow code (role correction_subject): the token for the QR code and the short code.
+    It changes every window (at most 60 s); fetch again at ``refresh_at``."""
+    return actions.issue_code(request.user).__dict__
+
+
+@router.post("/scan", response={200: ScanOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut})
+def scan_follow_code(request: HttpRequest, body: ScanIn) -> Any:
+    """A checkpoint scans (or types) a follow code: the status colour and what to do, without the identity.
+    Rejected codes answer ``valid: false`` with the reason."""
+    expected = _visible(request, body.subject_id) if body.subject_id is not None else None
+    out = actions.verify_code(request.user, body.code, lon=body.lon, lat=body.lat, accuracy_m=body.accuracy_m,
+                              expected_subject=expected)
+    return presenters.scan_out(out)
+
+
+@router.post("/me/check-in", response={200: CheckInOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+def my_check_in(request: HttpRequest, body: CheckInIn) -> Any:
+    """The subject's daily check-in: a report and a position."""
+    row = actions.check_in(request.user, lon=body.lon, lat=body.lat, accuracy_m=body.accuracy_m)
+    return {"id": row.pk, "at": row.at, "day": row.day, "fix_id": row.fix_id}
+

@@ -1,0 +1,75 @@
+"""Periodic jobs of 如燕 (registered at start-up).
+
+- ``corrections.intake_sweep`` (every 10 minutes): a subject still pending intake after the tenth day from the
+  decision taking effect (社区矫正法 art. 21) — the officer is told, once (``intake_alerted_at``).
+- ``corrections.authorisations`` (every minute): approved authorisations whose start has come switch monitoring
+  on; live ones whose period is over expire and switch it off (the tracking pipeline then refuses the subject's
+  device fixes with ``not_monitored``); the officer is reminded 7 days and 1 day before the end of the current
+  period, once each per period (a renewal is a new period with its own reminders).
+- ``corrections.followcodes`` (hourly): issued follow codes a day past their expiry are deleted.
+
+Each item is handled in its own transaction by an action whose conditional update makes it happen once, so a
+pass is idempotent and two workers may overlap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from pingan.core.jobs import periodic
+from pingan.corrections import actions
+from pingan.corrections.models import (
+    LIVE_AUTHORISATION_STATES,
+    AuthorisationPeriod,
+    AuthorisationState,
+    MonitoringAuthorisation,
+)
+
+log = logging.getLogger("pingan.corrections")
+
+BATCH = 500
+
+
+@periodic("corrections.intake_sweep", every=dt.timedelta(minutes=10))
+def intake_sweep(now: dt.datetime) -> int:
+    done = 0
+    for subject_id in actions.subjects_due_for_intake_alert(now):
+        try:
+            done += actions.alert_intake_overdue(subject_id, now)
+        except Exception:  # one subject's failure stops nothing
+            log.exception("intake alert for subject %s failed", subject_id)
+    return done
+
+
+@periodic("corrections.authorisations", every=dt.timedelta(minutes=1))
+def authorisations(now: dt.datetime) -> dict[str, int]:
+    counts = {"started": 0, "expired": 0, "reminded": 0}
+    due_to_start = MonitoringAuthorisation.objects.filter(state=AuthorisationState.APPROVED, starts_at__lte=now,
+                                                          ends_at__gt=now).values_list("id", flat=True)[:BATCH]
+    for authorisation_id in list(due_to_start):
+        counts["started"] += _safely(actions.start_authorisation, authorisation_id, now)
+    due_to_end = MonitoringAuthorisation.objects.filter(state__in=LIVE_AUTHORISATION_STATES,
+                                                        ends_at__lte=now).values_list("id", flat=True)[:BATCH]
+    for authorisation_id in list(due_to_end):
+        counts["expired"] += _safely(actions.expire_authorisation, authorisation_id, now)
+    for name, ahead in sorted(actions.REMINDERS, key=lambda r: r[1]):  # the nearest first: it covers the others
+        periods = AuthorisationPeriod.objects.filter(
+            authorisation__state=AuthorisationState.ACTIVE, ends_at__gt=now, ends_at__lte=now + ahead,
+            **{f"{name}__isnull": True}).values_list("id", flat=True)[:BATCH]
+        for period_id in list(periods):
+            counts["reminded"] += _safely(actions.remind_expiry, period_id, name, now)
+    return counts
+
+
+@periodic("corrections.followcodes", every=dt.timedelta(hours=1))
+def followcodes(now: dt.datetime) -> int:
+    return actions.purge_codes(now)
+
+
+def _safely(step, *args) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        return bool(step(*args))
+    except Exception:
+        log.exception("%s%r failed", step.__name__, args)
+        return False

@@ -1,0 +1,418 @@
+"""如燕 community-correction supervision (社区矫正): subjects, their restrictions, monitoring authorisations
+(社区矫正法 art. 29), records, level changes, transfers, follow codes, scans and check-ins.
+
+Data and invariants only; every change of state is a function in ``actions.py``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from pingan.core import personal
+
+
+class CorrectionType(models.TextChoices):
+    CONTROL = "control", _("control")
+    PROBATION = "probation", _("probation")
+    PAROLE = "parole", _("parole")
+    OUTSIDE_PRISON = "outside_prison", _("temporary service outside prison")
+
+
+#: the types a proposal to revoke applies to (缓刑、假释: revoke; 暂予监外执行: commit to prison); 管制 has none
+REVOCABLE_TYPES = (CorrectionType.PROBATION, CorrectionType.PAROLE, CorrectionType.OUTSIDE_PRISON)
+
+
+class Level(models.TextChoices):
+    STRICT = "strict", _("strict")
+    ORDINARY = "ordinary", _("ordinary")
+    LENIENT = "lenient", _("lenient")
+
+
+class SubjectState(models.TextChoices):
+    PENDING = "pending", _("pending intake")
+    IN_CORRECTION = "in_correction", _("in correction")
+    RELEASED = "released", _("released")
+    TERMINATED = "terminated", _("terminated")
+
+
+OPEN_SUBJECT_STATES = (SubjectState.PENDING, SubjectState.IN_CORRECTION)
+FINAL_SUBJECT_STATES = (SubjectState.RELEASED, SubjectState.TERMINATED)
+
+
+class EndReason(models.TextChoices):
+    TERM_COMPLETED = "term_completed", _("term completed")
+    REVOKED = "revoked", _("probation or parole revoked")
+    COMMITTED = "committed", _("committed to prison")
+    NEW_SENTENCE = "new_sentence", _("sentenced for another offence")
+    DEATH = "death", _("death")
+
+
+TERMINATION_REASONS = (EndReason.REVOKED, EndReason.COMMITTED, EndReason.NEW_SENTENCE, EndReason.DEATH)
+
+
+class SubjectSequence(models.Model):
+    """The last file number handed out per year, for JZ-YYYY-NNNNNN."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class Subject(models.Model):
+    """A community-correction subject (社区矫正对象): a person under a court's or a prison authority's decision,
+    supervised by a judicial office (司法所) and one supervising officer. The identity lives on ``person`` and
+    is shown masked; a full view goes through ``accounts.actions.reveal_person`` (audited)."""
+
+    number = models.CharField(_("file number"), max_length=20, unique=True)
+    person = models.ForeignKey("accounts.Person", on_delete=models.PROTECT, related_name="+", verbose_name=_("person"))
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="correction_subject", verbose_name=_("subject's login"))
+    correction_type = models.CharField(_("correction type"), max_length=16, choices=CorrectionType.choices)
+    decision_body = models.CharField(_("decision body"), max_length=120)
+    decision_number = models.CharField(_("decision document number"), max_length=60)
+    decision_effective_on = models.DateField(_("decision effective on"))
+    offence_on = models.DateField(_("offence committed on"), null=True, blank=True)
+    supervision_start = models.DateField(_("supervision starts"))
+    supervision_end = models.DateField(_("supervision ends"))
+    level = models.CharField(_("management level"), max_length=10, choices=Level.choices, default=Level.ORDINARY)
+    judicial_office = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+",
+                                        verbose_name=_("judicial office"))
+    officer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                verbose_name=_("supervising officer"))
+    area = models.ForeignKey("geo.Area", on_delete=models.PROTECT, related_name="+", verbose_name=_("residence area"))
+    permitted_area = models.ForeignKey("geo.Area", on_delete=models.PROTECT, related_name="+",
+                                       verbose_name=_("permitted area"),
+                                       help_text=_("Where the subject may move without approval (default: the district)"))
+    home_lon = models.FloatField(_("home longitude"), null=True, blank=True)
+    home_lat = models.FloatField(_("home latitude"), null=True, blank=True)
+    phone = models.CharField(_("phone"), max_length=20)
+    is_minor = models.BooleanField(_("minor"), default=False, help_text=_("Under 18 when the offence was committed"))
+    sealed = models.BooleanField(_("sealed"), default=False)
+    state = models.CharField(_("state"), max_length=16, choices=SubjectState.choices, default=SubjectState.PENDING,
+                             db_index=True)
+    intake_due = models.DateField(_("report by"))
+    intake_at = models.DateTimeField(_("reported in at"), null=True, blank=True)
+    intake_late = models.BooleanField(_("reported in late"), default=False)
+    intake_alerted_at = models.DateTimeField(null=True, blank=True, help_text="when the officer was told the intake is overdue")
+    ended_on = models.DateField(_("ended on"), null=True, blank=True)
+    end_reason = models.CharField(_("end reason"), max_length=16, choices=EndReason.choices, blank=True)
+    end_note = models.TextField(_("end note"), blank=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    target = models.OneToOneField("tracking.Target", on_delete=models.PROTECT, related_name="+", verbose_name=_("target"))
+    handle = models.CharField(max_length=24, unique=True, help_text="opaque id carried by follow codes")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("correction subject")
+        verbose_name_plural = _("correction subjects")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "decision_number"], name="corrections_one_subject_per_decision"),
+            models.UniqueConstraint(fields=["person"], condition=Q(state__in=["pending", "in_correction"]),
+                                    name="corrections_one_open_subject_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def audit_repr(self) -> str:
+        return f"{self.number} {personal.mask_name(self.person.name)}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_SUBJECT_STATES
+
+
+class ProhibitionOrder(models.Model):
+    """A court prohibition order (禁止令): its text and the forbidden zones it names (tracking exclusion zones,
+    owned by corrections, applying to this subject's target)."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="prohibitions")
+    text = models.TextField(_("order text"))
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("until"), null=True, blank=True)
+    zones = models.ManyToManyField("tracking.Zone", blank=True, related_name="+", verbose_name=_("forbidden zones"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("prohibition order")
+        verbose_name_plural = _("prohibition orders")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id}: {self.text[:40]}"
+
+
+class CurfewWindow(models.Model):
+    """Hours the subject must be at home: a tracking inclusion circle around the home point, active on the
+    window's schedule (Asia/Shanghai)."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="curfews")
+    start = models.TimeField(_("from"))
+    end = models.TimeField(_("until"))
+    weekdays = models.JSONField(_("weekdays"), default=list, blank=True, help_text="ISO weekdays 1–7; empty: every day")
+    radius_m = models.FloatField(_("radius (m)"), default=200)
+    zone = models.ForeignKey("tracking.Zone", on_delete=models.PROTECT, related_name="+", verbose_name=_("zone"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("curfew window")
+        verbose_name_plural = _("curfew windows")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id}: {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class Ground(models.TextChoices):
+    """社区矫正法 art. 29: the only grounds on which electronic monitoring may be used."""
+
+    PROHIBITION_ORDER = "prohibition_order", _("violated a court prohibition order")
+    LEFT_AREA = "left_area", _("left the city or county without approval")
+    REFUSED_REPORT = "refused_report", _("refused to report after a warning")
+    ADMINISTRATIVE_PENALTY = "administrative_penalty", _("administrative penalty for violating supervision rules")
+    REVOCATION_PENDING = "revocation_pending", _("a proposal to revoke is pending")
+
+
+class AuthorisationState(models.TextChoices):
+    APPROVED = "approved", _("approved, not started")
+    ACTIVE = "active", _("in force")
+    ENDED = "ended", _("ended early")
+    EXPIRED = "expired", _("expired")
+
+
+LIVE_AUTHORISATION_STATES = (AuthorisationState.APPROVED, AuthorisationState.ACTIVE)
+
+
+class MonitoringAuthorisation(models.Model):
+    """The approval to monitor a subject electronically (使用电子定位装置), on one of the five grounds, approved
+    by the head of the county justice bureau, for periods of at most three months each."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="authorisations")
+    ground = models.CharField(_("ground"), max_length=24, choices=Ground.choices)
+    facts = models.TextField(_("facts"))
+    state = models.CharField(_("state"), max_length=10, choices=AuthorisationState.choices,
+                             default=AuthorisationState.APPROVED, db_index=True)
+    starts_at = models.DateTimeField(_("starts at"))
+    ends_at = models.DateTimeField(_("ends at"), db_index=True, help_text=_("The end of the current period"))
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name=_("approver"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+", verbose_name=_("requested by"))
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    end_reason = models.CharField(_("end reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("monitoring authorisation")
+        verbose_name_plural = _("monitoring authorisations")
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject"], condition=Q(state__in=["approved", "active"]),
+                                    name="corrections_one_live_authorisation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.ground} {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+
+
+class AuthorisationPeriod(models.Model):
+    """One period of an authorisation: the first, and each renewal after an assessment."""
+
+    authorisation = models.ForeignKey(MonitoringAuthorisation, on_delete=models.CASCADE, related_name="periods")
+    number = models.PositiveIntegerField()
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assessment = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    reminded_7d_at = models.DateTimeField(null=True, blank=True)
+    reminded_1d_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["authorisation", "number"]
+        constraints = [models.UniqueConstraint(fields=["authorisation", "number"], name="corrections_period_once")]
+
+    def __str__(self) -> str:
+        return f"{self.authorisation_id}#{self.number}"
+
+
+class RecordKind(models.TextChoices):
+    EDUCATION = "education", _("education")
+    COMMUNITY_SERVICE = "community_service", _("community service")
+    COMMENDATION = "commendation", _("commendation")
+    WARNING = "warning", pgettext_lazy("correction record", "warning")
+    REVOKE_PROPOSAL = "revoke_proposal", _("proposal to revoke")
+    LOST_CONTACT = "lost_contact", _("lost contact")
+
+
+#: kinds that stay open until closed with an outcome
+OPEN_KINDS = (RecordKind.WARNING, RecordKind.REVOKE_PROPOSAL, RecordKind.LOST_CONTACT)
+
+
+class RecordOutcome(models.TextChoices):
+    RECTIFIED = "rectified", _("rectified")
+    CONTACT_RESTORED = "contact_restored", _("contact restored")
+    REVOKED = "revoked", _("decided: revoked")
+    REJECTED = "rejected", _("decided: not revoked")
+
+
+OUTCOMES: dict[str, tuple[str, ...]] = {
+    RecordKind.WARNING: (RecordOutcome.RECTIFIED,),
+    RecordKind.LOST_CONTACT: (RecordOutcome.CONTACT_RESTORED,),
+    RecordKind.REVOKE_PROPOSAL: (RecordOutcome.REVOKED, RecordOutcome.REJECTED),
+}
+
+
+class Record(models.Model):
+    """One entry of the subject's file: education, community service (with hours), a commendation, a warning,
+    a proposal to revoke, or lost contact. Warnings, proposals and lost contact stay open until closed."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="records")
+    kind = models.CharField(_("kind"), max_length=20, choices=RecordKind.choices)
+    occurred_on = models.DateField(_("date"))
+    text = models.TextField(_("description"))
+    hours = models.DecimalField(_("hours"), max_digits=5, decimal_places=1, null=True, blank=True)
+    serious = models.BooleanField(_("serious violation"), default=False)
+    is_open = models.BooleanField(_("still open"), default=False)
+    outcome = models.CharField(_("outcome"), max_length=20, choices=RecordOutcome.choices, blank=True)
+    outcome_note = models.TextField(_("outcome note"), blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                  related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_by_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("correction record")
+        verbose_name_plural = _("correction records")
+        ordering = ["-occurred_on", "-id"]
+        indexes = [models.Index(fields=["subject", "kind", "is_open"], name="corrections_record_open")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.kind} {self.occurred_on}"
+
+
+class LevelChange(models.Model):
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="level_changes")
+    from_level = models.CharField(max_length=10, choices=Level.choices)
+    to_level = models.CharField(max_length=10, choices=Level.choices)
+    reason = models.TextField(_("reason"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.from_level}→{self.to_level}"
+
+
+class Transfer(models.Model):
+    """A change of judicial office (变更执行地 or a reassignment): the officer and the target's organisation follow."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="transfers")
+    from_office = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    to_office = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="+")
+    from_officer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    to_officer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    from_area = models.ForeignKey("geo.Area", on_delete=models.PROTECT, related_name="+")
+    to_area = models.ForeignKey("geo.Area", on_delete=models.PROTECT, related_name="+")
+    reason = models.TextField(_("reason"))
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.from_office_id}→{self.to_office_id}"
+
+
+class IssuedCode(models.Model):
+    """A follow code shown on the subject's phone: one per subject per time window. The token itself is not
+    stored (it is verified by its signature); the short code is, so that a typed code can be found."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
+    window = models.BigIntegerField()
+    nonce = models.CharField(max_length=16)
+    short = models.CharField(max_length=8, db_index=True)
+    kid = models.CharField(max_length=8)
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject", "window"], name="corrections_code_once_per_window")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id}@{self.window}"
+
+
+class ScanResult(models.TextChoices):
+    ACCEPTED = "accepted", _("code accepted")
+    REJECTED = "rejected", _("code rejected")
+
+
+class Colour(models.TextChoices):
+    GREEN = "green", _("green: normal")
+    YELLOW = "yellow", _("yellow: attention")
+    RED = "red", _("red: stop and report")
+
+
+class Scan(models.Model):
+    """One follow-code scan at a checkpoint (or by an officer), accepted or rejected, with the scanner's
+    position; an accepted scan is also a fix of the subject's target (source ``scan``)."""
+
+    subject = models.ForeignKey(Subject, null=True, blank=True, on_delete=models.PROTECT, related_name="scans")
+    scanner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(db_index=True)
+    lon = models.FloatField()
+    lat = models.FloatField()
+    accuracy_m = models.FloatField(default=10)
+    typed = models.BooleanField(default=False)
+    nonce = models.CharField(max_length=16, blank=True, db_index=True)
+    result = models.CharField(max_length=10, choices=ScanResult.choices)
+    reason = models.CharField(max_length=24, blank=True)
+    colour = models.CharField(max_length=8, choices=Colour.choices, blank=True)
+    repeat = models.BooleanField(default=False)
+    fix_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("follow-code scan")
+        verbose_name_plural = _("follow-code scans")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.result} {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class CheckIn(models.Model):
+    """The subject's own daily check-in from the phone page: a report (报告) and a fix (source ``checkin``)."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="check_ins")
+    at = models.DateTimeField()
+    day = models.DateField(help_text="Asia/Shanghai")
+    lon = models.FloatField()
+    lat = models.FloatField()
+    accuracy_m = models.FloatField(default=10)
+    fix_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["subject", "day"], name="corrections_checkin_day")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,40 @@
+"""Permissions of 如燕 community corrections. Default roles get them in migration corrections 0002, which also
+creates the role that approves electronic monitoring (the head of the county justice bureau)."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from pingan.accounts import permissions as accounts_permissions
+from pingan.accounts.permissions import grant_by_default, register
+
+VIEW_SUBJECT = register("corrections.view_subject", _("See correction subjects and their files (masked)"))
+VIEW_IDENTITY = register("corrections.view_subject_identity", _("See a correction subject's identity (audited)"))
+MANAGE_SUBJECT = register("corrections.manage_subject",
+                          _("Register, take in, supervise, transfer and release correction subjects"))
+APPROVE_MONITORING = register("corrections.approve_monitoring",
+                              _("Approve electronic monitoring of correction subjects (head of the justice bureau)"))
+SCAN_FOLLOW_CODE = register("corrections.scan_follow_code", _("Scan follow codes at a checkpoint"), scoped=False)
+OWN_FOLLOW_CODE = register("corrections.own_follow_code", _("Show one's own follow code and check in"))
+
+ALL = [p.code for p in (VIEW_SUBJECT, VIEW_IDENTITY, MANAGE_SUBJECT, APPROVE_MONITORING, SCAN_FOLLOW_CODE,
+                        OWN_FOLLOW_CODE)]
+VS, VI, MS, AM, SC, OC = ALL
+
+#: the role migration 0002 creates for the head of the county justice bureau (社区矫正法 art. 29 approver)
+HEAD_ROLE = ("justice_bureau_head", "司法局负责人", "Head of the justice bureau", "district",
+             [accounts_permissions.VIEW_AREA.code, accounts_permissions.VIEW_ORGANISATION.code,
+              accounts_permissions.VIEW_STAFF.code, VS, AM],
+             "Approves electronic monitoring of correction subjects")
+
+# Which default roles hold these (migration 0002 applies the same to existing databases); nobody else sees
+# subjects. (A correction officer registers a subject's person through register_subject only, not in general.)
+GRANTS: dict[str, list[str]] = {
+    "correction_officer": [VS, VI, MS, SC],
+    "procurator": [VS],
+    "checkpoint_staff": [SC],
+    "police_officer": [SC],
+    "correction_subject": [OC],
+    HEAD_ROLE[0]: list(HEAD_ROLE[4]),
+}
+grant_by_default(GRANTS)

@@ -1,0 +1,91 @@
+"""What the API shows of a subject: masked identity, the file, the restrictions and the monitoring state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pingan.accounts import policy
+from pingan.core import personal
+from pingan.corrections import actions
+from pingan.corrections import permissions as perms
+from pingan.corrections.models import (
+    LIVE_AUTHORISATION_STATES,
+    AuthorisationPeriod,
+    MonitoringAuthorisation,
+    Record,
+    RecordKind,
+    Scan,
+    Subject,
+    SubjectState,
+)
+
+NEXT = {
+    SubjectState.PENDING: ["intake", "transfer", "terminate", "records"],
+    SubjectState.IN_CORRECTION: ["level", "transfer", "records", "authorise", "release", "terminate"],
+}
+
+
+def subject_row(s: Subject) -> dict[str, Any]:
+    return {
+        "id": s.pk, "number": s.number, "name": personal.mask_name(s.person.name),
+        "correction_type": s.correction_type, "level": s.level, "state": s.state, "is_minor": s.is_minor,
+        "judicial_office": s.judicial_office.code, "judicial_office_name": s.judicial_office.name,
+        "officer": s.officer.username, "officer_name": str(s.officer), "area": s.area.code, "area_name": s.area.name,
+        "supervision_start": s.supervision_start, "supervision_end": s.supervision_end, "intake_due": s.intake_due,
+        "intake_at": s.intake_at, "intake_late": s.intake_late, "monitored": s.target.monitored,
+        "archived_at": s.archived_at,
+    }
+
+
+def subject_detail(s: Subject, user: Any) -> dict[str, Any]:
+    colour, reasons = actions.status(s)
+    live = MonitoringAuthorisation.objects.filter(subject=s, state__in=LIVE_AUTHORISATION_STATES).first()
+    manage = policy.can(user, perms.MANAGE_SUBJECT.code, s)
+    return {
+        **subject_row(s),
+        "id_number": personal.mask_id_number(s.person.id_number or ""), "phone": personal.mask_phone(s.phone),
+        "decision_body": s.decision_body, "decision_number": s.decision_number,
+        "decision_effective_on": s.decision_effective_on, "permitted_area": s.permitted_area.code,
+        "ended_on": s.ended_on, "end_reason": s.end_reason, "has_home": s.home_lon is not None,
+        "has_login": s.user_id is not None, "colour": colour, "reasons": reasons,
+        "prohibitions": [{"id": p.pk, "text": p.text, "starts_on": p.starts_on, "ends_on": p.ends_on,
+                          "zones": [z.pk for z in p.zones.all()]} for p in s.prohibitions.all()],
+        "curfews": [{"id": c.pk, "start": c.start.strftime("%H:%M"), "end": c.end.strftime("%H:%M"),
+                     "weekdays": c.weekdays, "radius_m": c.radius_m} for c in s.curfews.all()],
+        "authorisation": authorisation_row(live) if live else None,
+        "counts": {k: s.records.filter(kind=k).count() for k in RecordKind.values},
+        "community_service_hours": float(sum(r.hours or 0 for r in s.records.filter(kind=RecordKind.COMMUNITY_SERVICE))),
+        "can": NEXT.get(SubjectState(s.state), []) if manage else [],
+        "can_reveal": policy.can(user, perms.VIEW_IDENTITY.code, s),
+    }
+
+
+def record_row(r: Record) -> dict[str, Any]:
+    return {"id": r.pk, "kind": r.kind, "occurred_on": r.occurred_on, "text": r.text,
+            "hours": float(r.hours) if r.hours is not None else None, "serious": r.serious, "is_open": r.is_open,
+            "outcome": r.outcome, "outcome_note": r.outcome_note, "closed_at": r.closed_at, "by": r.created_by_name,
+            "created_at": r.created_at}
+
+
+def period_row(p: AuthorisationPeriod) -> dict[str, Any]:
+    return {"number": p.number, "starts_at": p.starts_at, "ends_at": p.ends_at, "approver": p.approver.username,
+            "assessment": p.assessment, "reminded_7d_at": p.reminded_7d_at, "reminded_1d_at": p.reminded_1d_at}
+
+
+def authorisation_row(a: MonitoringAuthorisation) -> dict[str, Any]:
+    return {"id": a.pk, "subject_id": a.subject_id, "ground": a.ground, "facts": a.facts, "state": a.state,
+            "starts_at": a.starts_at, "ends_at": a.ends_at, "approver": a.approver.username, "ended_at": a.ended_at,
+            "end_reason": a.end_reason, "periods": [period_row(p) for p in a.periods.all()]}
+
+
+def scan_row(s: Scan) -> dict[str, Any]:
+    return {"id": s.pk, "at": s.at, "result": s.result, "reason": s.reason, "colour": s.colour, "typed": s.typed,
+            "repeat": s.repeat, "lon": s.lon, "lat": s.lat, "scanner": s.scanner.username, "fix_id": s.fix_id}
+
+
+def scan_out(out: actions.ScanOut) -> dict[str, Any]:
+    subject = out.subject
+    return {"valid": out.valid, "reason": out.reason, "colour": out.colour, "action": out.action, "advice": out.advice,
+            "repeat": out.repeat, "scan_id": out.scan_id, "at": out.at, "reasons": out.reasons,
+            "subject": {"id": subject.pk, "number": subject.number, "name": personal.mask_name(subject.person.name)}
+            if subject is not None else None}

@@ -1,0 +1,325 @@
+"""API schemas of 如燕: what comes in (one body per action) and what goes out (identities masked)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import Field
+
+from pingan.events.schemas import ErrorOut  # noqa: F401  (one error shape for the whole API)
+
+CorrectionTypeIn = Literal["control", "probation", "parole", "outside_prison"]
+LevelIn = Literal["strict", "ordinary", "lenient"]
+GroundIn = Literal["prohibition_order", "left_area", "refused_report", "administrative_penalty", "revocation_pending"]
+
+
+class PersonIn(Schema):
+    name: str = Field(min_length=1, max_length=60)
+    id_number: str | None = Field(default=None, max_length=18)
+    phone: str = Field(default="", max_length=20)
+    address: str = Field(default="", max_length=200)
+
+
+class SubjectIn(Schema):
+    person_id: int | None = Field(default=None, description="An existing person; or give `person`")
+    person: PersonIn | None = None
+    correction_type: CorrectionTypeIn
+    decision_body: str = Field(min_length=1, max_length=120, description="The court or authority that decided")
+    decision_number: str = Field(min_length=1, max_length=60, description="The decision document number (文书号)")
+    decision_effective_on: dt.date
+    offence_on: dt.date | None = None
+    supervision_start: dt.date
+    supervision_end: dt.date
+    level: LevelIn = "ordinary"
+    judicial_office: str = Field(description="Organisation code of the judicial office (司法所)")
+    officer: str = Field(description="Username of the supervising officer")
+    area: str = Field(description="Area code of the residence")
+    permitted_area: str = Field(default="", description="Area code; default: the residence's district")
+    phone: str = Field(min_length=1, max_length=20)
+    is_minor: bool = False
+    home_lon: float | None = Field(default=None, ge=-180, le=180)
+    home_lat: float | None = Field(default=None, ge=-90, le=90)
+
+
+class SubjectOut(Schema):
+    id: int
+    number: str
+    name: str
+    correction_type: str
+    level: str
+    state: str
+    is_minor: bool
+    judicial_office: str
+    judicial_office_name: str
+    officer: str
+    officer_name: str
+    area: str
+    area_name: str
+    supervision_start: dt.date
+    supervision_end: dt.date
+    intake_due: dt.date
+    intake_at: dt.datetime | None
+    intake_late: bool
+    monitored: bool
+    archived_at: dt.datetime | None
+
+
+class AuthorisationPeriodOut(Schema):
+    number: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    approver: str
+    assessment: str
+    reminded_7d_at: dt.datetime | None
+    reminded_1d_at: dt.datetime | None
+
+
+class AuthorisationOut(Schema):
+    id: int
+    subject_id: int
+    ground: str
+    facts: str
+    state: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    approver: str
+    ended_at: dt.datetime | None
+    end_reason: str
+    periods: list[AuthorisationPeriodOut]
+
+
+class SubjectDetailOut(SubjectOut):
+    id_number: str
+    phone: str
+    decision_body: str
+    decision_number: str
+    decision_effective_on: dt.date
+    permitted_area: str
+    ended_on: dt.date | None
+    end_reason: str
+    has_home: bool
+    has_login: bool
+    colour: str
+    reasons: list[str]
+    prohibitions: list[dict[str, Any]]
+    curfews: list[dict[str, Any]]
+    authorisation: AuthorisationOut | None
+    counts: dict[str, int]
+    community_service_hours: float
+    can: list[str]
+    can_reveal: bool
+
+
+class PurposeIn(Schema):
+    purpose: str = Field(min_length=1, max_length=200, description="Why the identity is needed (audited)")
+
+
+class IdentityOut(Schema):
+    name: str
+    id_number: str
+    phone: str
+    person_phone: str
+    address: str
+
+
+class IntakeIn(Schema):
+    at: dt.datetime | None = None
+    note: str = Field(default="", max_length=500)
+
+
+class LevelChangeIn(Schema):
+    level: LevelIn
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class TransferIn(Schema):
+    to_office: str = Field(description="Organisation code of the receiving judicial office")
+    to_officer: str = Field(description="Username of the new supervising officer")
+    area: str = Field(default="", description="Area code of the new residence, when it moves")
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class TransferOut(Schema):
+    id: int
+    from_office: str
+    to_office: str
+    from_officer: str
+    to_officer: str
+    at: dt.datetime
+
+
+class RecordIn(Schema):
+    kind: Literal["education", "community_service", "commendation", "warning", "revoke_proposal", "lost_contact"]
+    text: str = Field(min_length=1, max_length=4000)
+    occurred_on: dt.date | None = None
+    hours: float | None = Field(default=None, gt=0, le=999)
+    serious: bool = False
+
+
+class RecordOut(Schema):
+    id: int
+    kind: str
+    occurred_on: dt.date
+    text: str
+    hours: float | None
+    serious: bool
+    is_open: bool
+    outcome: str
+    outcome_note: str
+    closed_at: dt.datetime | None
+    by: str
+    created_at: dt.datetime
+
+
+class CloseRecordIn(Schema):
+    outcome: Literal["rectified", "contact_restored", "revoked", "rejected"]
+    note: str = Field(default="", max_length=1000)
+
+
+class ZoneShapeIn(Schema):
+    name: str = Field(min_length=1, max_length=80)
+    shape: Literal["polygon", "circle", "corridor"]
+    coords: Any = Field(description="polygon: rings [[lon, lat], …]; circle: [lon, lat]; corridor: a line")
+    radius_m: float = Field(default=0, ge=0, le=200_000)
+    width_m: float = Field(default=0, ge=0, le=200_000)
+    ring_m: float = Field(default=0, ge=0, le=200_000)
+    fast: bool = Field(default=False, description="A core area: alert at the second fix inside, without dwell")
+
+
+class ProhibitionIn(Schema):
+    text: str = Field(min_length=1, max_length=4000)
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    zones: list[ZoneShapeIn] = Field(default_factory=list, max_length=20)
+
+
+class ProhibitionOut(Schema):
+    id: int
+    text: str
+    starts_on: dt.date
+    ends_on: dt.date | None
+    zones: list[int]
+
+
+class CurfewIn(Schema):
+    start: dt.time
+    end: dt.time
+    weekdays: list[int] = Field(default_factory=list, max_length=7)
+    radius_m: float = Field(default=200, ge=50, le=5000)
+
+
+class CurfewOut(Schema):
+    id: int
+    start: str
+    end: str
+    weekdays: list[int]
+    radius_m: float
+    zone: int
+
+
+class DeviceIn(Schema):
+    uid: str = Field(min_length=1, max_length=40)
+    name: str = Field(default="", max_length=80)
+    crs: Literal["wgs84", "cgcs2000", "gcj02", "bd09"] = "wgs84"
+
+
+class DeviceKeyOut(Schema):
+    uid: str
+    key: str
+
+
+class LinkUserIn(Schema):
+    username: str = Field(min_length=1, max_length=150)
+
+
+class ReleaseIn(Schema):
+    on: dt.date | None = None
+    note: str = Field(default="", max_length=1000)
+
+
+class TerminateIn(Schema):
+    reason: Literal["revoked", "committed", "new_sentence", "death"]
+    on: dt.date | None = None
+    note: str = Field(default="", max_length=1000)
+
+
+class GrantIn(Schema):
+    ground: GroundIn
+    facts: str = Field(min_length=1, max_length=4000)
+    approver: str = Field(description="Username of the approver (holds corrections.approve_monitoring)")
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime
+
+
+class RenewIn(Schema):
+    assessment: str = Field(min_length=1, max_length=4000)
+    approver: str
+    ends_at: dt.datetime
+
+
+class EndIn(Schema):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ScanRowOut(Schema):
+    id: int
+    at: dt.datetime
+    result: str
+    reason: str
+    colour: str
+    typed: bool
+    repeat: bool
+    lon: float
+    lat: float
+    scanner: str
+    fix_id: int | None
+
+
+class CodeOut(Schema):
+    token: str = Field(description="What the QR code carries")
+    short: str = Field(description="8 characters to type when the QR code cannot be read")
+    window_start: dt.datetime
+    refresh_at: dt.datetime = Field(description="When the page fetches the next code")
+    expires_at: dt.datetime = Field(description="The last moment this code is accepted")
+
+
+class ScanIn(Schema):
+    code: str = Field(min_length=1, max_length=200, description="The scanned token, or the typed short code")
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+    subject_id: int | None = Field(default=None, description="An officer checking a known subject: reject another's")
+
+
+class ScanSubjectOut(Schema):
+    id: int
+    number: str
+    name: str
+
+
+class ScanOut(Schema):
+    valid: bool
+    reason: str
+    colour: str
+    action: str
+    advice: str
+    repeat: bool
+    scan_id: int | None
+    at: dt.datetime | None
+    reasons: list[str]
+    subject: ScanSubjectOut | None
+
+
+class CheckInIn(Schema):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+
+
+class CheckInOut(Schema):
+    id: int
+    at: dt.datetime
+    day: dt.date
+    fix_id: int | None

@@ -1,0 +1,27 @@
+"""Idempotent set-up of 如燕's role and grants: the role of the head of the county justice bureau, and the
+corrections permissions of the default roles (what migration 0002 does; tests and the demo call it again
+after a flush)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pingan.corrections.permissions import GRANTS, HEAD_ROLE
+
+
+def ensure_roles(apps: Any = None) -> None:
+    """With ``apps`` (a migration's registry) or the live models."""
+    if apps is None:
+        from django.apps import apps as live
+
+        apps = live
+    Role = apps.get_model("accounts", "Role")
+    code, name, name_en, scope, permissions, description = HEAD_ROLE
+    Role.objects.get_or_create(code=code, defaults={"name": name, "name_en": name_en, "scope": scope,
+                                                    "permissions": list(permissions), "description": description})
+    for role in Role.objects.filter(code__in=GRANTS):
+        current = list(role.permissions or [])
+        added = [c for c in GRANTS[role.code] if c not in current]
+        if added:
+            role.permissions = current + added
+            role.save(update_fields=["permissions"])

@@ -1,0 +1,1 @@
+"""Real-time tracking: positions in, zone and rule alerts out, verified by people."""

@@ -1,0 +1,608 @@
+"""The one pipeline every door hands fixes to: validate → convert → store → evaluate → alerts.
+
+Doors (HTTP, MQTT, the NATS stream) parse their transport and call :func:`submit` (or, for the stream's
+consumers, :func:`ingest`). A batch is one transaction: the new fixes, the engine's effects (alerts raised,
+evidence added, conditions cleared), each target's engine state, the latest positions, the door counters,
+one audit entry for the batch and, for the stream, the partition's committed sequence. A fix already
+stored (same device and device time) is skipped, so a retried batch or a redelivered message changes
+nothing.
+
+Per-target order: each batch loads the states of its targets (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite
+serialises write transactions), so several processes may ingest at once and still evaluate each target's
+fixes in device-time order.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import math
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Count, F, Max
+
+from pingan.core import audit, clock
+from pingan.core.errors import ValidationFailed
+from pingan.geo.coords import CRS_NAMES, to_wgs84
+from pingan.tracking import engine as eng
+from pingan.tracking.models import (
+    ACTIVE_ALERT_STATES,
+    Alert,
+    AlertStep,
+    Device,
+    DoorCounter,
+    Fix,
+    FixType,
+    LatestPosition,
+    StreamPartition,
+    Target,
+    TargetState,
+    Zone,
+    zone_spec_kwargs,
+)
+from pingan.tracking.schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+DOORS = ("http", "mqtt", "stream", "checkin", "scan", "phone", "carrier", "jt808", "bench", "test")
+EVIDENCE_HEAD = 20   # an alert keeps its first fixes …
+EVIDENCE_TAIL = 80   # … and its newest ones as evidence (the count keeps growing)
+FIX_TYPES = {c.value for c in FixType}
+
+
+# --- device keys and signatures --------------------------------------------------------------
+
+
+def device_key(uid: str, key_version: int) -> str:
+    """The device's secret, derived from the signing key: nothing secret is stored per device."""
+    digest = hmac.new(settings.PINGAN_SIGNING_KEY.encode(), f"pingan-device:{uid}:{key_version}".encode(),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def authenticate_device(uid: str, key: str) -> Device | None:
+    device = Device.objects.select_related("target").filter(uid=uid, is_active=True).first()
+    if device is None or not hmac.compare_digest(device_key(device.uid, device.key_version), key or ""):
+        return None
+    return device
+
+
+def sign(key: str, payload: bytes) -> str:
+    """HMAC-SHA256 of a message payload with the device's key, as hex (what MQTT messages carry)."""
+    return hmac.new(key.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def signature_ok(device: Device, payload: bytes, signature: str) -> bool:
+    expected = sign(device_key(device.uid, device.key_version), payload)
+    return bool(signature) and hmac.compare_digest(expected, signature.strip().lower())
+
+
+# --- parsing and validation -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RowError:
+    index: int
+    code: str
+    message: str
+
+
+@dataclass
+class CleanFix:
+    device: Device
+    device_time: dt.datetime
+    lon: float
+    lat: float
+    accuracy_m: float
+    fix_type: str
+    speed_kmh: float | None
+    heading: float | None
+    input_crs: str
+    raw_ref: str = ""
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)
+    published: int = 0
+
+
+def parse_body(body: bytes) -> list[Any]:
+    """A JSON array, one JSON object, or NDJSON. A line of NDJSON that is not JSON stays in the list as a
+    :class:`_Malformed` marker, so it is reported by its index and the other lines are kept."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        raise ValidationFailed("empty_body", "no fixes in the request")
+    if text[0] == "[":
+        try:
+            parsed = json.loads(text)
+        except ValueError as exc:
+            raise ValidationFailed("invalid_json", f"the body is not valid JSON: {exc}") from None
+        return list(parsed)
+    rows: list[Any] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            rows.append(json.loads(line))
+        except ValueError as exc:
+            rows.append(_Malformed(str(exc)))
+    return rows
+
+
+@dataclass(frozen=True)
+class _Malformed:
+    reason: str
+
+
+def _number(row: dict[str, Any], *names: str, required: bool = False) -> float | None:
+    for name in names:
+        if name in row and row[name] is not None:
+            value = row[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _RowProblem("malformed_field", f"{name} must be a number")
+            try:
+                number = float(value)
+            except OverflowError:  # an integer beyond any float
+                raise _RowProblem("not_finite", f"{name} must be a finite number") from None
+            if not math.isfinite(number):
+                raise _RowProblem("not_finite", f"{name} must be a finite number")
+            return number
+    if required:
+        raise _RowProblem("missing_field", f"{names[0]} is required")
+    return None
+
+
+class _RowProblem(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _device_time(row: dict[str, Any]) -> dt.datetime:
+    value = row.get("t", row.get("device_time"))
+    if value is None:
+        raise _RowProblem("missing_field", "t (device time) is required")
+    if isinstance(value, bool):
+        raise _RowProblem("malformed_field", "t must be a time")
+    if isinstance(value, int | float):
+        if isinstance(value, int) and abs(value) > 10**12:  # beyond any float's range too
+            raise _RowProblem("malformed_field", "t is out of range")
+        if not math.isfinite(value):
+            raise _RowProblem("not_finite", "t must be finite")
+        try:
+            moment = dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            raise _RowProblem("malformed_field", "t is out of range") from None
+    elif isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise _RowProblem("malformed_field", "t must be ISO 8601 or POSIX seconds") from None
+        if moment.tzinfo is None:
+            raise _RowProblem("malformed_field", "t needs a time zone (e.g. Z or +08:00)")
+    else:
+        raise _RowProblem("malformed_field", "t must be ISO 8601 or POSIX seconds")
+    # Millisecond precision, the same on every database.
+    try:
+        moment = moment.astimezone(dt.UTC)
+    except OverflowError:  # year 1 at +14:00, year 9999 at -14:00
+        raise _RowProblem("malformed_field", "t is out of range") from None
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def parse_rows(rows: Sequence[Any], *, device: Device | None = None, gateway: bool = False,
+               now: dt.datetime | None = None, raw_ref: str = "", source: str = "") -> tuple[list[CleanFix], list[RowError]]:
+    """Validate each row on its own. ``device`` is the authenticated device (rows may omit ``device`` or must
+    name it); ``gateway`` lets a trusted caller send rows for any device named in the rows. A target whose
+    monitoring is off takes fixes only from the sources in ``PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION``."""
+    unauthorised_ok = source in settings.PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION
+    now = now or clock.now()
+    limit = int(settings.PINGAN_TRACKING_BATCH_MAX)
+    if len(rows) > limit:
+        raise ValidationFailed("batch_too_large", f"at most {limit} fixes per batch, got {len(rows)}", limit=limit)
+    future = now + dt.timedelta(seconds=int(settings.PINGAN_TRACKING_FUTURE_SECONDS))
+    oldest = now - dt.timedelta(days=int(settings.PINGAN_TRACKING_RETENTION_DAYS))
+    named = {str(r["device"]) for r in rows if isinstance(r, dict) and isinstance(r.get("device"), str | int)}
+    known: dict[str, Device] = {}
+    if gateway and named:
+        known = {d.uid: d for d in Device.objects.select_related("target").filter(uid__in=named)}
+    clean: list[CleanFix] = []
+    errors: list[RowError] = []
+    for index, row in enumerate(rows):
+        try:
+            if isinstance(row, _Malformed):
+                raise _RowProblem("invalid_json", f"not JSON: {row.reason}")
+            if not isinstance(row, dict):
+                raise _RowProblem("malformed_row", "each fix is a JSON object")
+            which = _row_device(row, device, gateway, known)
+            lon = _number(row, "lon", required=True)
+            lat = _number(row, "lat", required=True)
+            assert lon is not None and lat is not None
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                raise _RowProblem("out_of_range", "lon must be within ±180 and lat within ±90")
+            moment = _device_time(row)
+            if moment > future:
+                raise _RowProblem("in_future", f"the device time is more than {settings.PINGAN_TRACKING_FUTURE_SECONDS} s ahead")
+            if moment < oldest:
+                raise _RowProblem("too_old", "the device time is older than the retention")
+            crs = str(row.get("crs") or which.crs).lower()
+            if crs not in CRS_NAMES:
+                raise _RowProblem("unknown_crs", f"crs must be one of {', '.join(CRS_NAMES)}")
+            wlon, wlat = to_wgs84(lon, lat, crs)
+            accuracy = _number(row, "accuracy", "accuracy_m")
+            if accuracy is not None and accuracy < 0:
+                raise _RowProblem("out_of_range", "accuracy must not be negative")
+            fix_type = str(row.get("fix_type") or "gnss").lower()
+            if fix_type not in FIX_TYPES:
+                raise _RowProblem("malformed_field", "fix_type must be gnss, cell or wifi")
+            speed = _number(row, "speed", "speed_kmh")
+            if speed is not None and not 0 <= speed <= 1000:
+                raise _RowProblem("out_of_range", "speed must be 0–1000 km/h")
+            heading = _number(row, "heading")
+            if heading is not None and not 0 <= heading <= 360:
+                raise _RowProblem("out_of_range", "heading must be 0–360")
+            if not which.target.monitored and not unauthorised_ok:
+                raise _RowProblem("not_monitored", "this device's target is not being monitored")
+            clean.append(CleanFix(which, moment, wlon, wlat, accuracy if accuracy is not None else 10.0, fix_type,
+                                  speed, heading, crs, f"{raw_ref}#{index}" if raw_ref else ""))
+        except _RowProblem as problem:
+            errors.append(RowError(index, problem.code, problem.message))
+    return clean, errors
+
+
+def _row_device(row: dict[str, Any], device: Device | None, gateway: bool, known: dict[str, Device]) -> Device:
+    named = row.get("device")
+    if named is not None and not isinstance(named, str | int):
+        raise _RowProblem("malformed_field", "device must be a device id")
+    if device is not None:
+        if named is not None and str(named) != device.uid:
+            raise _RowProblem("device_mismatch", "a device may only send its own fixes")
+        return device
+    if not gateway or named is None:
+        raise _RowProblem("unknown_device", "no device for this fix")
+    found = known.get(str(named))
+    if found is None or not found.is_active:
+        raise _RowProblem("unknown_device", f"unknown device {named}")
+    return found
+
+
+# --- the engine in this process ---------------------------------------------------------------
+
+_lock = threading.RLock()
+_engine: eng.Engine | None = None
+_zones_seen: tuple[Any, ...] | None = None
+_zones_checked = 0.0
+
+
+def _zone_fingerprint() -> tuple[Any, ...]:
+    agg = Zone.objects.filter(is_active=True).aggregate(n=Count("id"), latest=Max("updated_at"))
+    return agg["n"], agg["latest"]
+
+
+def zone_specs() -> list[eng.ZoneSpec]:
+    zones = list(Zone.objects.filter(is_active=True).prefetch_related("targets", "groups"))
+    specs = []
+    for zone in zones:
+        targets = None if zone.applies_to_all else frozenset(t.pk for t in zone.targets.all())
+        groups = frozenset() if zone.applies_to_all else frozenset(g.pk for g in zone.groups.all())
+        schedule = Schedule.from_dict(zone.schedule) if zone.schedule else None
+        specs.append(eng.ZoneSpec(**zone_spec_kwargs(zone), schedule=schedule, targets=targets, groups=groups))
+    return specs
+
+
+def current_engine(*, force: bool = False) -> eng.Engine:
+    """This process's engine, holding the zone index; rebuilt when zones change (checked at most once per
+    ``PINGAN_INDEX_CHECK_SECONDS``). Per-target state is not kept here: each batch loads it."""
+    global _engine, _zones_seen, _zones_checked
+    with _lock:
+        moment = time.monotonic()
+        if _engine is not None and not force and moment - _zones_checked < settings.PINGAN_INDEX_CHECK_SECONDS:
+            return _engine
+        _zones_checked = moment
+        seen = _zone_fingerprint()
+        if _engine is None or force or seen != _zones_seen:
+            _engine = eng.Engine(zones=zone_specs(), config=eng.EngineConfig())
+            _zones_seen = seen
+        return _engine
+
+
+def reset_engine() -> None:
+    """Forget this process's engine (tests, after zones change outside actions)."""
+    global _engine, _zones_seen
+    with _lock:
+        _engine, _zones_seen = None, None
+
+
+def target_info(targets: Iterable[Target]) -> dict[int, eng.TargetInfo]:
+    targets = list(targets)
+    groups: dict[int, set[int]] = defaultdict(set)
+    through = Target.groups.through
+    for tid, gid in through.objects.filter(target_id__in=[t.pk for t in targets]).values_list("target_id", "targetgroup_id"):
+        groups[tid].add(gid)
+    return {t.pk: eng.TargetInfo(id=t.pk, kind=t.kind, monitored=t.monitored, groups=frozenset(groups[t.pk]),
+                                 interval_s=float(t.interval_s)) for t in targets}
+
+
+# --- submit and ingest ------------------------------------------------------------------------
+
+
+def submit(rows: Sequence[Any], *, source: str, device: Device | None = None, gateway: bool = False,
+           now: dt.datetime | None = None, raw_ref: str = "") -> IngestResult:
+    """What every door calls: validate each row, then store and evaluate the good ones — in this process,
+    or, with ``PINGAN_STREAM_URL`` set, by publishing them to the stream for the workers."""
+    now = now or clock.now()
+    clean, errors = parse_rows(rows, device=device, gateway=gateway, now=now, raw_ref=raw_ref, source=source)
+    count_rejections(source, errors)
+    if settings.PINGAN_STREAM_URL:
+        from pingan.tracking import stream  # the NATS client is only needed when the stream is on
+
+        published = stream.publish(clean, source=source)
+        return IngestResult(errors=errors, published=published)
+    result = ingest(clean, source=source, now=now)
+    result.errors = errors
+    return result
+
+
+def count_rejections(door: str, errors: Sequence[RowError]) -> None:
+    by_reason: dict[str, int] = defaultdict(int)
+    for error in errors:
+        by_reason[error.code] += 1
+    for reason, n in by_reason.items():
+        bump_counter(door, reason, n)
+
+
+def bump_counter(door: str, reason: str, n: int = 1) -> None:
+    if n <= 0:
+        return
+    updated = DoorCounter.objects.filter(door=door, reason=reason).update(count=F("count") + n, updated_at=clock.now())
+    if not updated:
+        try:
+            with transaction.atomic():
+                DoorCounter.objects.create(door=door, reason=reason, count=n)
+        except IntegrityError:
+            DoorCounter.objects.filter(door=door, reason=reason).update(count=F("count") + n)
+
+
+def ingest(clean: Sequence[CleanFix], *, source: str, now: dt.datetime | None = None,
+           partition: int | None = None, seq: int | None = None, actor: Any = "system") -> IngestResult:
+    """Store and evaluate one batch in one transaction (see the module docstring). With ``partition`` and
+    ``seq`` (the stream's consumers), the partition's committed sequence moves in the same transaction, and a
+    batch at or below it is skipped whole."""
+    now = now or clock.now()
+    result = IngestResult()
+    engine = current_engine()
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                if partition is not None and seq is not None and not _advance_partition(partition, seq):
+                    result.duplicates = len(clean)
+                    return result
+                fixes = _store(clean, now, result, source)
+                result.accepted = len(fixes)
+                if fixes:
+                    _evaluate(engine, fixes, now, result)
+                    _latest(fixes)
+                    _touch_devices(fixes, now)
+                if fixes or result.duplicates:
+                    devices = sorted({f.device.uid for f in clean})
+                    audit.record(actor, "pingan.tracking.fixes_ingested", object_type="tracking.fix",
+                                 object_repr=f"{source}: {len(fixes)} fixes",
+                                 changes={"source": source, "accepted": len(fixes), "duplicates": result.duplicates,
+                                          "devices": devices[:20], "device_count": len(devices),
+                                          "alerts_raised": len(result.alerts)})
+                if fixes:
+                    # After the audit entry: every batch takes the audit's lock before the counter's row
+                    # (a batch that raised an alert holds the audit lock already), so two never deadlock.
+                    bump_counter(source, "accepted", len(fixes))
+            return result
+        except IntegrityError:
+            # Another process stored some of these fixes between our check and our insert: try once more,
+            # which skips them as duplicates.
+            if attempt == 2:
+                raise
+            result = IngestResult()
+    return result
+
+
+def _advance_partition(partition: int, seq: int) -> bool:
+    StreamPartition.objects.get_or_create(number=partition)
+    return bool(StreamPartition.objects.filter(number=partition, committed_seq__lt=seq).update(committed_seq=seq))
+
+
+def _store(clean: Sequence[CleanFix], now: dt.datetime, result: IngestResult, source: str) -> list[tuple[Fix, CleanFix]]:
+    """Insert the fixes not stored yet; return them (with ids) beside their clean rows."""
+    if not clean:
+        return []
+    unique: dict[tuple[int, dt.datetime], CleanFix] = {}
+    for row in clean:
+        unique.setdefault((row.device.pk, row.device_time), row)
+    result.duplicates += len(clean) - len(unique)
+    times = [key[1] for key in unique]
+    existing = set(Fix.objects.filter(device_id__in={key[0] for key in unique}, device_time__gte=min(times),
+                                      device_time__lte=max(times)).values_list("device_id", "device_time"))
+    new = [row for key, row in unique.items() if key not in existing]
+    result.duplicates += len(unique) - len(new)
+    fixes = [Fix(target_id=row.device.target_id, device=row.device, device_time=row.device_time, received_at=now,
+                 lon=row.lon, lat=row.lat, accuracy_m=row.accuracy_m, fix_type=row.fix_type, speed_kmh=row.speed_kmh,
+                 heading=row.heading, source=source, input_crs=row.input_crs, raw_ref=row.raw_ref[:60]) for row in new]
+    Fix.objects.bulk_create(fixes, batch_size=1000)
+    return list(zip(fixes, new, strict=True))
+
+
+def _fix_in(fix: Fix) -> eng.FixIn:
+    return eng.FixIn(ref=fix.pk, target=fix.target_id, t=fix.device_time.timestamp(), lon=fix.lon, lat=fix.lat,
+                     accuracy_m=fix.accuracy_m, fix_type=fix.fix_type, speed_kmh=fix.speed_kmh)
+
+
+def _load_states(target_ids: Sequence[int]) -> dict[int, TargetState]:
+    rows = TargetState.objects.filter(target_id__in=target_ids).order_by("target_id")
+    if connection.vendor == "postgresql":
+        rows = rows.select_for_update()
+    return {row.target_id: row for row in rows}
+
+
+def run_engine(engine: eng.Engine, target_ids: Sequence[int], step: Any) -> tuple[list[eng.Effect], dict[int, TargetState]]:
+    """Load the targets' states (locked), run ``step(engine)`` (process or tick), and save the new states."""
+    states = _load_states(target_ids)
+    infos = target_info(Target.objects.filter(pk__in=target_ids))
+    with _lock:
+        for tid in target_ids:
+            if tid not in infos:
+                continue
+            engine.set_target(infos[tid])
+            engine.import_state(tid, states[tid].state if tid in states else None)
+        try:
+            effects = list(step(engine))
+            exported = {tid: engine.export_state(tid) for tid in target_ids if tid in infos}
+            due = {tid: engine.next_due(tid) for tid in exported}
+        finally:
+            for tid in target_ids:
+                engine.forget(tid)
+    changed, created = [], []
+    for tid, state in exported.items():
+        when = due[tid]
+        due_at = dt.datetime.fromtimestamp(when, tz=dt.UTC) if when is not None else None
+        row = states.get(tid)
+        if row is None:
+            created.append(TargetState(target_id=tid, state=state, due_at=due_at))
+        elif row.state != state or row.due_at != due_at:
+            row.state, row.due_at = state, due_at
+            changed.append(row)
+    # One INSERT … ON CONFLICT DO UPDATE for new and changed states alike (bulk_update's CASE per row and
+    # field cost most of a batch's time).
+    TargetState.objects.bulk_create([*created, *changed], batch_size=1000, update_conflicts=True,
+                                    unique_fields=["target"], update_fields=["state", "due_at", "updated_at"])
+    return effects, states
+
+
+def _evaluate(engine: eng.Engine, fixes: Sequence[tuple[Fix, CleanFix]], now: dt.datetime, result: IngestResult) -> None:
+    by_id = {fix.pk: fix for fix, _row in fixes}
+    target_ids = sorted({fix.target_id for fix, _row in fixes})
+    batch = [_fix_in(fix) for fix, _row in fixes]
+    effects, _states = run_engine(engine, target_ids, lambda e: e.process(batch))
+    result.alerts += apply_effects(effects, now, by_id)
+
+
+def apply_effects(effects: Iterable[eng.Effect], now: dt.datetime, fixes: dict[int, Fix] | None = None) -> list[int]:
+    """Alerts from the engine's effects: ``raise`` opens one (or adds evidence to the one already active for
+    that target × rule × zone), ``evidence`` extends the active one, ``clear`` marks it re-armed. Returns the
+    ids of the alerts opened."""
+    from pingan.tracking import actions  # actions sit above the pipeline only for the alert lifecycle
+
+    fixes = fixes or {}
+    opened: list[int] = []
+    for effect in effects:
+        key = effect.zone or 0
+        active = (Alert.objects.select_for_update() if connection.vendor == "postgresql" else Alert.objects).filter(
+            target_id=effect.target, rule=effect.rule, zone_key=key, state__in=ACTIVE_ALERT_STATES).first()
+        if effect.kind == "raise" and active is None:
+            opened.append(actions.open_alert(effect, now, fixes).pk)
+        elif effect.kind in ("raise", "evidence") and active is not None:
+            _add_evidence(active, effect)
+        elif effect.kind == "clear" and active is not None and not active.rearmed:
+            active.rearmed = True
+            active.save(update_fields=["rearmed"])
+            AlertStep.objects.create(alert=active, action="cleared", from_state=active.state, to_state=active.state,
+                                     actor_name="system", at=now, note="", data={"t": effect.t})
+    return opened
+
+
+def _add_evidence(alert: Alert, effect: eng.Effect) -> None:
+    refs = [r for r in effect.refs if r not in alert.evidence[-EVIDENCE_TAIL:]]
+    if not refs:
+        return
+    evidence = alert.evidence + refs
+    if len(evidence) > EVIDENCE_HEAD + EVIDENCE_TAIL:
+        evidence = evidence[:EVIDENCE_HEAD] + evidence[-EVIDENCE_TAIL:]
+    alert.evidence = evidence
+    alert.evidence_count += len(refs)
+    moment = dt.datetime.fromtimestamp(effect.t, tz=dt.UTC)
+    fields = ["evidence", "evidence_count"]
+    if moment >= alert.last_at:
+        alert.last_at, alert.last_fix_id = moment, refs[-1]
+        fields += ["last_at", "last_fix_id"]
+    alert.save(update_fields=fields)
+
+
+def _latest(fixes: Sequence[tuple[Fix, CleanFix]]) -> None:
+    newest: dict[int, Fix] = {}
+    for fix, _row in fixes:
+        if fix.target_id not in newest or fix.device_time > newest[fix.target_id].device_time:
+            newest[fix.target_id] = fix
+    current = {p.target_id: p for p in LatestPosition.objects.filter(target_id__in=newest)}
+    create, update = [], []
+    for tid, fix in newest.items():
+        row = current.get(tid)
+        values = {"fix_id": fix.pk, "device_time": fix.device_time, "lon": fix.lon, "lat": fix.lat,
+                  "accuracy_m": fix.accuracy_m, "speed_kmh": fix.speed_kmh, "heading": fix.heading}
+        if row is None:
+            create.append(LatestPosition(target_id=tid, **values))
+        elif fix.device_time > row.device_time:
+            for name, value in values.items():
+                setattr(row, name, value)
+            update.append(row)
+    LatestPosition.objects.bulk_create([*create, *update], batch_size=1000, update_conflicts=True,
+                                       unique_fields=["target"],
+                                       update_fields=["fix_id", "device_time", "lon", "lat", "accuracy_m", "speed_kmh",
+                                                      "heading"])
+
+
+def _touch_devices(fixes: Sequence[tuple[Fix, CleanFix]], now: dt.datetime) -> None:
+    Device.objects.filter(pk__in={row.device.pk for _fix, row in fixes}).update(last_seen_at=now)
+
+
+# --- the periodic side: schedules, lost contact, re-arming --------------------------------------
+
+
+def tick(now: dt.datetime | None = None) -> list[int]:
+    """Run the engine's time-driven rules for the targets that are due (lost contact, re-arming) and, when a
+    zone's schedule has started or ended since the last tick, for the targets it applies to."""
+    now = now or clock.now()
+    engine = current_engine()
+    moment = now.timestamp()
+    due = set(TargetState.objects.filter(due_at__lte=now, target__monitored=True).values_list("target_id", flat=True))
+    due |= _schedule_flips(engine, moment)
+    opened: list[int] = []
+    ids = sorted(due)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start:start + 1000]
+        with transaction.atomic():
+            effects, _ = run_engine(engine, chunk, lambda e, c=chunk: e.tick(moment, targets=c))
+            opened += apply_effects(effects, now)
+    return opened
+
+
+def _schedule_flips(engine: eng.Engine, moment: float) -> set[int]:
+    """The monitored targets of every zone whose schedule changed since the last tick (kept on the zone, so
+    any worker sees the same flips once)."""
+    targets: set[int] = set()
+    for zone in Zone.objects.filter(is_active=True, schedule__isnull=False):
+        active = Schedule.from_dict(zone.schedule or {}).active(moment)
+        if zone.schedule_state == active:
+            continue
+        if not Zone.objects.filter(pk=zone.pk, schedule_state=zone.schedule_state).update(schedule_state=active):
+            continue  # another worker saw this flip first
+        if not active:
+            continue  # an ending schedule raises nothing; open conditions are cleared by the engine on their fixes
+        monitored = Target.objects.filter(monitored=True)
+        if not zone.applies_to_all:
+            monitored = monitored.filter(models.Q(zones=zone) | models.Q(groups__zones=zone))
+        targets |= set(monitored.values_list("id", flat=True).distinct())
+    return targets

@@ -1,0 +1,259 @@
+"""Access-table rows for every route of 如燕, written by hand from the issue (not read from the policy).
+
+Objects: a subject residing in GRID_A under a judicial office of town A (inside for the correction officer of
+town A) and one in GRID_B under town B's office (outside; the procurator, district-wide, sees both), each put
+into the state the route's action needs by the system channel. Who may do what:
+
+- correction officers manage the subjects of their town; procurators read them (检察监督) and change nothing;
+  no other role sees a subject at all (grid worker, judge, district admin, enterprise user …: 403 on lists, 404
+  on a subject);
+- only correction officers, police officers and checkpoint staff scan follow codes (any subject: a checkpoint
+  checks whoever passes), and a scan answers without the identity;
+- only a correction subject's own login gets its code and checks in (404 for a subject login linked to no one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.conftest import GRID_A, GRID_B, TOWN_A, TOWN_B
+from tests.web.access import DISTRICT_WIDE, ROLES, A, F, H, U, row
+
+OFFICER = ("correction_officer",)
+SEE = ("correction_officer", "procurator")
+SCAN = ("correction_officer", "police_officer", "checkpoint_staff")
+INSIDE = (120.32, 30.85)
+
+
+def only(roles: tuple[str, ...], ok: int = A, both: tuple[int, int] | None = None) -> dict[str, object]:
+    """An unscoped route: ``ok`` for these roles, 403 for the others."""
+    return {role: (both if both and role in roles else (ok if role in roles else F)) for role in ROLES[1:]}
+
+
+def on_subject(roles: tuple[str, ...], ok: int = A) -> dict[str, object]:
+    """A route on one subject: those who cannot see subjects get 404; those who see it get ``ok`` when they may
+    act and 403 otherwise; outside their town, 404 unless district-wide."""
+    cells: dict[str, object] = {}
+    for role in ROLES[1:]:
+        if role not in SEE:
+            cells[role] = (H, H)
+        else:
+            value = ok if role in roles else F
+            cells[role] = (value, value if role in DISTRICT_WIDE else H)
+    return cells
+
+
+def act(kind: str, ok: int = A) -> dict[str, object]:
+    return {"method": "POST", "kind": kind, "cells": row(default=H, anonymous=U, **on_subject(OFFICER, ok=ok))}
+
+
+def read(kind: str = "subject") -> dict[str, object]:
+    return {"method": "GET", "kind": kind, "cells": row(default=H, anonymous=U, **on_subject(SEE))}
+
+
+ROWS: dict[str, dict[str, object]] = {
+    "api:list_correction_subjects": {"method": "GET", "cells": row(default=F, anonymous=U, **only(SEE))},
+    # the officer registers inside their town (201); outside it, the subject is out of scope (403)
+    "api:register_correction_subject": {"method": "POST", "kind": "new_subject",
+                                        "cells": row(default=F, anonymous=U, correction_officer=(201, F))},
+    "api:get_correction_subject": read(),
+    "api:reveal_correction_subject": act("subject"),
+    "api:correction_intake": act("subj:intake"),
+    "api:correction_level": act("subj:level"),
+    "api:correction_transfer": act("subj:transfer"),
+    "api:list_correction_records": read(),
+    "api:add_correction_record": act("subj:record", ok=201),
+    "api:close_correction_record": act("record"),
+    "api:add_correction_prohibition": act("subj:prohibition", ok=201),
+    "api:add_correction_curfew": act("subj:curfew", ok=201),
+    "api:register_correction_device": act("subj:device", ok=201),
+    "api:link_correction_user": act("subj:user"),
+    "api:correction_release": act("subj:release"),
+    "api:correction_terminate": act("subj:terminate"),
+    "api:list_correction_scans": read(),
+    "api:list_correction_authorisations": read(),
+    "api:grant_correction_authorisation": act("subj:grant", ok=201),
+    "api:renew_correction_authorisation": act("authorisation:renew"),
+    "api:end_correction_authorisation": act("authorisation:end"),
+    "api:my_follow_code": {"method": "GET", "kind": "own_code",
+                           "cells": row(default=F, anonymous=U, correction_subject=(A, H))},
+    "api:my_check_in": {"method": "POST", "kind": "own_checkin",
+                        "cells": row(default=F, anonymous=U, correction_subject=(A, H))},
+    "api:scan_follow_code": {"method": "POST", "kind": "scan", "cells": row(default=F, anonymous=U, **only(SCAN))},
+}
+
+
+@dataclass
+class Obj:
+    subject: Any
+    body: dict[str, Any] = field(default_factory=dict)
+    record: Any = None
+    authorisation: Any = None
+
+
+def _setup() -> dict[str, Any]:
+    """The offices, their officers, the head of the bureau and a subject login (idempotent)."""
+    from pingan.accounts import actions as account_actions
+    from pingan.accounts.models import Organisation, OrgKind, Role, User
+    from pingan.corrections.setup import ensure_roles
+    from pingan.geo.models import Area
+
+    ensure_roles()
+    out: dict[str, Any] = {}
+    for side, town in (("a", TOWN_A), ("b", TOWN_B)):
+        out[f"office_{side}"], _ = Organisation.objects.get_or_create(
+            code=f"acc-sfs-{side}", defaults={"name": f"司法所{side}", "kind": OrgKind.JUDICIAL_OFFICE,
+                                              "area": Area.objects.get(code=town)})
+    for name, role, area in (("acc-officer-a", "correction_officer", TOWN_A), ("acc-officer-b", "correction_officer", TOWN_B),
+                             ("acc-head", "justice_bureau_head", "330503"), ("acc-login", "correction_subject", None)):
+        user = User.objects.filter(username=name).first()
+        if user is None:
+            user = account_actions.create_user("test", username=name, password=None)
+            account_actions.assign_role("test", user, Role.objects.get(code=role),
+                                        area=Area.objects.get(code=area) if area else None)
+        out[name] = user
+    return out
+
+
+_serial = {"n": 0}
+
+
+def _subject(side: str, *, state: str = "in_correction", **overrides: Any) -> Any:
+    from pingan.accounts.actions import PersonInput
+    from pingan.core import clock
+    from pingan.core.personal import id_check_digit
+    from pingan.corrections import actions
+    from pingan.geo.models import Area
+
+    people = _setup()
+    _serial["n"] += 1
+    stem = f"33050319900101{_serial['n'] % 1000:03d}"
+    today = clock.now().date()
+    values: dict[str, Any] = {
+        "person_input": PersonInput(name="周某某", id_number=stem + id_check_digit(stem),
+                                    area_code=GRID_A if side == "a" else GRID_B),
+        "correction_type": "probation", "decision_body": "南浔区人民法院", "decision_number": f"acc-{_serial['n']}",
+        "decision_effective_on": today - dt.timedelta(days=3), "supervision_start": today - dt.timedelta(days=3),
+        "supervision_end": today + dt.timedelta(days=365), "judicial_office": people[f"office_{side}"],
+        "officer": people[f"acc-officer-{side}"], "area": Area.objects.get(code=GRID_A if side == "a" else GRID_B),
+        "phone": "13857212345", "home_lon": INSIDE[0] if side == "a" else 120.45, "home_lat": INSIDE[1],
+    }
+    values.update(overrides)
+    subject = actions.register_subject("test", actions.SubjectInput(**values))
+    if state == "in_correction":
+        subject = actions.record_intake("test", subject)
+    return subject
+
+
+def _obj(action: str, side: str) -> Obj:
+    from pingan.core import clock
+    from pingan.corrections import actions
+
+    people = _setup()
+    later = (clock.now() + dt.timedelta(days=30)).isoformat()
+    if action == "intake":
+        return Obj(_subject(side, state="pending"))
+    if action == "release":
+        today = clock.now().date()
+        return Obj(_subject(side, supervision_end=today), {"note": "期满解矫"})
+    subject = _subject(side)
+    bodies: dict[str, dict[str, Any]] = {
+        "level": {"level": "strict", "reason": "多次违规"},
+        "transfer": {"to_office": "acc-sfs-b" if side == "a" else "acc-sfs-a",
+                     "to_officer": "acc-officer-b" if side == "a" else "acc-officer-a",
+                     "area": GRID_B if side == "a" else GRID_A, "reason": "变更执行地"},
+        "record": {"kind": "community_service", "text": "社区清扫", "hours": 2},
+        "prohibition": {"text": "禁止进入娱乐场所", "zones": [{"name": "酒吧街", "shape": "circle",
+                                                       "coords": [INSIDE[0] + 0.01, INSIDE[1]], "radius_m": 150}]},
+        "curfew": {"start": "22:00", "end": "06:00"},
+        "device": {"uid": f"acc-device-{side}"},
+        "user": {"username": "acc-login"},
+        "terminate": {"reason": "revoked", "note": "法院裁定撤销缓刑"},
+        "grant": {"ground": "left_area", "facts": "未经批准离开县域", "approver": "acc-head", "ends_at": later},
+    }
+    if action in bodies:
+        return Obj(subject, bodies[action])
+    if action == "record-open":
+        record = actions.add_record("test", subject, kind="warning", text="未按时报告")
+        return Obj(subject, {"outcome": "rectified", "note": "已改正"}, record=record)
+    if action in ("renew", "end"):
+        authorisation = actions.grant_authorisation("test", subject, ground="prohibition_order", facts="进入禁止区域",
+                                                    approver=people["acc-head"], ends_at=clock.now() + dt.timedelta(days=20))
+        body = ({"assessment": "风险仍在", "approver": "acc-head",
+                 "ends_at": (authorisation.ends_at + dt.timedelta(days=30)).isoformat()} if action == "renew"
+                else {"reason": "依据消失"})
+        return Obj(subject, body, authorisation=authorisation)
+    raise LookupError(action)
+
+
+def objects(kind: str | None, world: Any, make_user: Any) -> tuple[object, object] | None:
+    if kind == "new_subject":
+        _setup()
+        return "a", "b"
+    if kind == "subject":
+        return Obj(_subject("a"), {"purpose": "access table"}), Obj(_subject("b"), {"purpose": "access table"})
+    if kind == "record":
+        return _obj("record-open", "a"), _obj("record-open", "b")
+    if kind is not None and kind.startswith(("subj:", "authorisation:")):
+        action = kind.split(":", 1)[1]
+        return _obj(action, "a"), _obj(action, "b")
+    if kind in ("own_code", "own_checkin"):
+        return Obj(_subject("a")), None
+    if kind == "scan":
+        from pingan.accounts import actions as account_actions
+        from pingan.accounts.models import Role
+        from pingan.corrections import actions
+
+        tokens = []
+        for side in ("a", "b"):
+            subject = _subject(side)
+            login = account_actions.create_user("test", username=f"acc-scan-login-{side}", password=None)
+            account_actions.assign_role("test", login, Role.objects.get(code="correction_subject"))
+            actions.link_user("test", subject, login)
+            tokens.append(Obj(subject, {"code": actions.issue_code(login).token, "lon": INSIDE[0], "lat": INSIDE[1]}))
+        return tokens[0], tokens[1]
+    return None
+
+
+def request(kind: str | None, obj: object, user: object) -> tuple[dict[str, object], dict[str, object]] | None:
+    if kind == "new_subject":
+        from pingan.core import clock
+        from pingan.core.personal import id_check_digit
+
+        today = clock.now().date()
+        stem = "33050319850101" + f"{abs(hash((str(obj), str(user)))) % 900 + 100}"
+        side_a = obj == "a"
+        return {}, {
+            "person": {"name": "吴某", "id_number": stem + id_check_digit(stem)},
+            "correction_type": "parole", "decision_body": "湖州市中级人民法院", "decision_number": f"new-{obj}-{user}",
+            "decision_effective_on": (today - dt.timedelta(days=1)).isoformat(),
+            "supervision_start": (today - dt.timedelta(days=1)).isoformat(),
+            "supervision_end": (today + dt.timedelta(days=200)).isoformat(),
+            "judicial_office": "acc-sfs-a" if side_a else "acc-sfs-b",
+            "officer": getattr(user, "username", "acc-officer-a") if side_a else "acc-officer-b",
+            "area": GRID_A if side_a else GRID_B, "phone": "13857212345",
+        }
+    if kind in ("own_code", "own_checkin"):
+        if isinstance(obj, Obj) and user is not None:
+            from pingan.accounts import policy
+            from pingan.corrections import actions
+            from pingan.corrections import permissions as perms
+
+            if policy.has_perm(user, perms.OWN_FOLLOW_CODE.code):
+                actions.link_user("test", obj.subject, user)  # type: ignore[arg-type]
+        return {}, ({"lon": INSIDE[0], "lat": INSIDE[1]} if kind == "own_checkin" else {})
+    if kind == "record":
+        assert isinstance(obj, Obj)
+        return {"record_id": obj.record.pk}, obj.body
+    if kind is not None and kind.startswith("authorisation:"):
+        assert isinstance(obj, Obj)
+        return {"authorisation_id": obj.authorisation.pk}, obj.body
+    if kind == "scan":
+        assert isinstance(obj, Obj)
+        return {}, obj.body
+    if kind == "subject" or (kind is not None and kind.startswith("subj:")):
+        assert isinstance(obj, Obj)
+        return {"subject_id": obj.subject.pk}, obj.body
+    return None
