@@ -8,14 +8,9 @@ from django.http import HttpRequest
 from pingan.core.models import AuditEntry, JobLease
 
 
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    """Read-only: the audit log cannot be changed from any page (the database refuses it too)."""
-
-    list_display = ["at", "actor_username", "action", "object_type", "object_id", "object_repr", "ip"]
-    list_filter = ["action", "channel"]
-    search_fields = ["actor_username", "action", "object_id", "request_id"]
-    date_hierarchy = "at"
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """An admin that only reads: the records it shows change through actions (which check access, audit and
+    notify), never from the admin."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -25,6 +20,16 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    """Read-only: the audit log cannot be changed from any page (the database refuses it too)."""
+
+    list_display = ["at", "actor_username", "action", "object_type", "object_id", "object_repr", "ip"]
+    list_filter = ["action", "channel"]
+    search_fields = ["actor_username", "action", "object_id", "request_id"]
+    date_hierarchy = "at"
 
 
 @admin.register(JobLease)

@@ -34,3 +34,13 @@ class NotFoundError(DomainError):
 
 class ConflictError(DomainError):
     status = 409
+
+
+def clean_text(value: str | None, name: str, *, max_length: int, required: bool = True) -> str:
+    """``value`` stripped; ``ValidationFailed("required" | "too_long", field=name)`` when empty or too long."""
+    text = (value or "").strip()
+    if required and not text:
+        raise ValidationFailed("required", f"{name} is required", field=name)
+    if len(text) > max_length:
+        raise ValidationFailed("too_long", f"{name} has at most {max_length} characters", field=name)
+    return text

@@ -33,7 +33,13 @@ from pingan.accounts import permissions as account_perms
 from pingan.accounts import policy
 from pingan.accounts.models import ObjectGrant, Organisation, OrgKind, Person, RoleAssignment, User
 from pingan.core import audit, clock, personal
-from pingan.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
+from pingan.core.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationFailed,
+    clean_text,
+)
 from pingan.corrections import followcode, positions
 from pingan.corrections import permissions as perms
 from pingan.corrections.models import (
@@ -111,13 +117,6 @@ def _require(actor: Actor, perm: str, subject: Subject | None = None) -> None:
     policy.require(actor, perm, subject)
 
 
-def _text(value: str | None, name: str, *, max_length: int, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise ValidationFailed("required", f"{name} is required", field=name)
-    if len(value) > max_length:
-        raise ValidationFailed("too_long", f"{name} has at most {max_length} characters", field=name)
-    return value
 
 
 def local_today() -> dt.date:
@@ -304,8 +303,8 @@ def _clean_subject(data: SubjectInput) -> dict[str, Any]:
         raise ValidationFailed("invalid_subject", "; ".join(f"{k}: {v}" for k, v in errors.items()), fields=errors)
     return {
         "correction_type": data.correction_type, "level": data.level, "phone": phone,
-        "decision_body": _text(data.decision_body, "decision_body", max_length=120),
-        "decision_number": _text(data.decision_number, "decision_number", max_length=60),
+        "decision_body": clean_text(data.decision_body, "decision_body", max_length=120),
+        "decision_number": clean_text(data.decision_number, "decision_number", max_length=60),
         "decision_effective_on": data.decision_effective_on, "offence_on": data.offence_on,
         "supervision_start": data.supervision_start, "supervision_end": data.supervision_end,
         "home_lon": data.home_lon, "home_lat": data.home_lat,
@@ -410,7 +409,7 @@ def reveal_subject(actor: Actor, subject: Subject, *, purpose: str = "") -> dict
     ``pingan.person.identity_viewed``) plus ``pingan.subject.identity_viewed`` here. A minor's identity is shown
     only to the supervising officer (and to holders of ``accounts.view_sealed``)."""
     _require(actor, perms.VIEW_IDENTITY.code, subject)
-    purpose = _text(purpose, "purpose", max_length=200)
+    purpose = clean_text(purpose, "purpose", max_length=200)
     if subject.is_minor and not _system(actor) and actor.pk != subject.officer_id \
             and not policy.has_perm(actor, account_perms.VIEW_SEALED.code):
         raise PermissionDeniedError("minor_restricted", "a minor's identity is shown only to the supervising officer")
@@ -450,7 +449,7 @@ def record_intake(actor: Actor, subject: Subject, *, at: dt.datetime | None = No
     if at.astimezone(SHANGHAI).date() < subject.decision_effective_on:
         raise ValidationFailed("before_decision", "the intake cannot come before the decision took effect", field="at")
     late = at >= day_end(subject.intake_due)
-    note = _text(note, "note", max_length=500, required=False)
+    note = clean_text(note, "note", max_length=500, required=False)
     with transaction.atomic():
         _moved(subject, (SubjectState.PENDING,), "take in", state=SubjectState.IN_CORRECTION, intake_at=at,
                intake_late=late)
@@ -479,7 +478,7 @@ def change_level(actor: Actor, subject: Subject, *, level: str, reason: str) -> 
     _require(actor, perms.MANAGE_SUBJECT.code, subject)
     if level not in Level.values:
         raise ValidationFailed("invalid_level", "level must be one of " + ", ".join(Level.values), field="level")
-    reason = _text(reason, "reason", max_length=1000)
+    reason = clean_text(reason, "reason", max_length=1000)
     if level == subject.level:
         raise ValidationFailed("same_level", "the subject is at this level already", field="level")
     with transaction.atomic():
@@ -497,7 +496,7 @@ def transfer_subject(actor: Actor, subject: Subject, *, to_office: Organisation 
     the old officer's grants go, the new one's come, and the tracking target follows."""
     _require(actor, perms.MANAGE_SUBJECT.code, subject)
     office = _office(to_office)
-    reason = _text(reason, "reason", max_length=1000)
+    reason = clean_text(reason, "reason", max_length=1000)
     if to_officer is None:
         raise ValidationFailed("required", "the new supervising officer is required", field="to_officer")
     if office.pk == subject.judicial_office_id:
@@ -560,7 +559,7 @@ def add_record(actor: Actor, subject: Subject, *, kind: str, text: str, occurred
     _require(actor, perms.MANAGE_SUBJECT.code, subject)
     if kind not in RecordKind.values:
         raise ValidationFailed("invalid_kind", "kind must be one of " + ", ".join(RecordKind.values), field="kind")
-    text = _text(text, "text", max_length=4000)
+    text = clean_text(text, "text", max_length=4000)
     occurred_on = occurred_on or local_today()
     if occurred_on > local_today():
         raise ValidationFailed("in_future", "the date cannot be in the future", field="occurred_on")
@@ -606,7 +605,7 @@ def close_record(actor: Actor, record: Record, *, outcome: str, note: str = "") 
     allowed = OUTCOMES.get(record.kind, ())
     if outcome not in allowed:
         raise ValidationFailed("invalid_outcome", f"outcome must be one of {', '.join(allowed) or 'none'}", field="outcome")
-    note = _text(note, "note", max_length=1000, required=False)
+    note = clean_text(note, "note", max_length=1000, required=False)
     with transaction.atomic():
         if not Record.objects.filter(pk=record.pk, is_open=True).update(is_open=False, outcome=outcome, outcome_note=note,
                                                                           closed_at=clock.now(), closed_by=_user(actor)):
@@ -636,7 +635,7 @@ def add_prohibition_order(actor: Actor, subject: Subject, *, text: str, starts_o
     """A court prohibition order (禁止令) with its forbidden zones: exclusion zones in tracking, owned by
     corrections, applying to this subject only (alerts while monitoring is authorised)."""
     _require(actor, perms.MANAGE_SUBJECT.code, subject)
-    text = _text(text, "text", max_length=4000)
+    text = clean_text(text, "text", max_length=4000)
     starts_on = starts_on or subject.supervision_start
     if ends_on is not None and ends_on < starts_on:
         raise ValidationFailed("bad_range", "the order ends after it starts", field="ends_on")
@@ -649,7 +648,7 @@ def add_prohibition_order(actor: Actor, subject: Subject, *, text: str, starts_o
         made = []
         for i, z in enumerate(zones):
             made.append(tracking_actions.create_zone(
-                SYSTEM, name=_text(z.name, f"zones[{i}].name", max_length=80), kind="exclusion", shape=z.shape,
+                SYSTEM, name=clean_text(z.name, f"zones[{i}].name", max_length=80), kind="exclusion", shape=z.shape,
                 coords=z.coords, radius_m=z.radius_m, width_m=z.width_m, ring_m=z.ring_m, fast=z.fast,
                 schedule=schedule, area=subject.area, organisation=subject.judicial_office, targets=[subject.target],
                 owner="corrections"))
@@ -745,7 +744,7 @@ def release_subject(actor: Actor, subject: Subject, *, on: dt.date | None = None
     if on > local_today():
         raise ValidationFailed("in_future", "the release date cannot be in the future", field="on")
     return _close_file(actor, subject, state=SubjectState.RELEASED, reason=EndReason.TERM_COMPLETED, on=on,
-                       note=_text(note, "note", max_length=1000, required=False))
+                       note=clean_text(note, "note", max_length=1000, required=False))
 
 
 def terminate_subject(actor: Actor, subject: Subject, *, reason: str, on: dt.date | None = None, note: str = "") -> Subject:
@@ -757,7 +756,7 @@ def terminate_subject(actor: Actor, subject: Subject, *, reason: str, on: dt.dat
     if on > local_today():
         raise ValidationFailed("in_future", "the date cannot be in the future", field="on")
     return _close_file(actor, subject, state=SubjectState.TERMINATED, reason=reason, on=on,
-                       note=_text(note, "note", max_length=1000, required=reason != EndReason.DEATH))
+                       note=clean_text(note, "note", max_length=1000, required=reason != EndReason.DEATH))
 
 
 # --- monitoring authorisations (社区矫正法 art. 29) ------------------------------------------------
@@ -794,7 +793,7 @@ def grant_authorisation(actor: Actor, subject: Subject, *, ground: str, facts: s
         _require(actor, perms.MANAGE_SUBJECT.code, subject)
     if ground not in Ground.values:
         raise ValidationFailed("invalid_ground", "the ground must be one of " + ", ".join(Ground.values), field="ground")
-    facts = _text(facts, "facts", max_length=4000)
+    facts = clean_text(facts, "facts", max_length=4000)
     approver = _check_approver(approver, subject)
     now = clock.now()
     starts_at = starts_at or now
@@ -836,7 +835,7 @@ def renew_authorisation(actor: Actor, authorisation: MonitoringAuthorisation, *,
     subject = authorisation.subject
     if not _system(actor) and not policy.can(actor, perms.APPROVE_MONITORING.code, subject):
         _require(actor, perms.MANAGE_SUBJECT.code, subject)
-    assessment = _text(assessment, "assessment", max_length=4000)
+    assessment = clean_text(assessment, "assessment", max_length=4000)
     approver = _check_approver(approver, subject)
     if authorisation.state != AuthorisationState.ACTIVE:
         raise ConflictError("illegal_transition", f"cannot renew an authorisation that is {authorisation.state}",
@@ -880,7 +879,7 @@ def end_authorisation(actor: Actor, authorisation: MonitoringAuthorisation, *, r
     subject = authorisation.subject
     if not _system(actor) and not policy.can(actor, perms.APPROVE_MONITORING.code, subject):
         _require(actor, perms.MANAGE_SUBJECT.code, subject)
-    reason = _text(reason, "reason", max_length=200)
+    reason = clean_text(reason, "reason", max_length=200)
     with transaction.atomic():
         if not _end(actor, authorisation, state=AuthorisationState.ENDED, reason=reason):
             raise ConflictError("illegal_transition", f"the authorisation is {authorisation.state} already",
@@ -1115,7 +1114,7 @@ def verify_code(scanner: Actor, code: str, *, lon: float, lat: float, accuracy_m
     between): two gates of one building pass, a photo of the code sent across town does not."""
     policy.require(scanner, perms.SCAN_FOLLOW_CODE.code)
     positions.check_lonlat(lon, lat, accuracy_m)
-    code = _text(code, "code", max_length=200)
+    code = clean_text(code, "code", max_length=200)
     now = clock.now()
     subject: Subject | None = None
     nonce, typed, reason = "", not followcode.looks_like_token(code), ""

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from pingan.accounts import policy
 from pingan.accounts.models import Organisation, Person, Role, RoleAssignment, User
 from pingan.core import audit, clock
-from pingan.core.errors import ConflictError, PermissionDeniedError, ValidationFailed
+from pingan.core.errors import ConflictError, PermissionDeniedError, ValidationFailed, clean_text
 from pingan.geo.coords import CRS_NAMES
 from pingan.geo.models import Area
 from pingan.tracking import engine as eng
@@ -81,13 +81,6 @@ def _require(actor: Actor, perm: str, obj: Any = None) -> None:
     policy.require(actor, perm, obj)
 
 
-def _text(value: str, name: str, *, max_length: int, required: bool = True) -> str:
-    value = (value or "").strip()
-    if required and not value:
-        raise ValidationFailed("required", f"{name} is required", field=name)
-    if len(value) > max_length:
-        raise ValidationFailed("too_long", f"{name} has at most {max_length} characters", field=name)
-    return value
 
 
 # --- targets and devices ------------------------------------------------------------------------
@@ -102,7 +95,7 @@ def create_target(actor: Actor, *, kind: str, label: str, area: Area, organisati
     if not 30 <= int(interval_s) <= 7 * 86400:
         raise ValidationFailed("out_of_range", "the fix interval is 30 s to 7 days", field="interval_s")
     with transaction.atomic():
-        target = Target.objects.create(kind=kind, label=_text(label, "label", max_length=80), area=area,
+        target = Target.objects.create(kind=kind, label=clean_text(label, "label", max_length=80), area=area,
                                        organisation=organisation, person=person, interval_s=int(interval_s),
                                        owner=owner, monitored=monitored,
                                        monitored_changed_at=clock.now() if monitored else None)
@@ -145,7 +138,7 @@ def update_target(actor: Actor, target: Target, *, owner: str, label: str | None
     _check_owner(target, owner)
     values: dict[str, Any] = {}
     if label is not None:
-        values["label"] = _text(label, "label", max_length=80)
+        values["label"] = clean_text(label, "label", max_length=80)
     if area is not None:
         values["area"] = area
     if organisation is not None:
@@ -168,7 +161,7 @@ def register_device(actor: Actor, target: Target, *, uid: str, name: str = "", c
     from pingan.tracking.pipeline import device_key
 
     _require(actor, perms.MANAGE_TARGET.code, target)
-    uid = _text(uid, "uid", max_length=40)
+    uid = clean_text(uid, "uid", max_length=40)
     if not all(c.isalnum() or c in "-_." for c in uid):
         raise ValidationFailed("invalid_uid", "a device id has letters, digits, - _ . only", field="uid")
     if crs not in CRS_NAMES:
@@ -234,7 +227,7 @@ def create_zone(actor: Actor, *, name: str, kind: str, shape: str, coords: Any, 
     _require(actor, perms.MANAGE_ZONE.code)
     _clean_zone(kind, shape, coords, radius_m, width_m, ring_m, speed_limit_kmh, schedule)
     with transaction.atomic():
-        zone = Zone.objects.create(name=_text(name, "name", max_length=80), kind=kind, shape=shape, coords=coords,
+        zone = Zone.objects.create(name=clean_text(name, "name", max_length=80), kind=kind, shape=shape, coords=coords,
                                    radius_m=radius_m, width_m=width_m, ring_m=ring_m, fast=fast,
                                    speed_limit_kmh=speed_limit_kmh, speed_duration_s=int(speed_duration_s),
                                    schedule=schedule, applies_to_all=applies_to_all, area=area,
@@ -376,14 +369,14 @@ def acknowledge_alert(actor: Actor, alert: Alert, *, note: str = "", version: in
     _check(alert, (AlertState.OPEN,), "acknowledge")
     with transaction.atomic():
         return _step(actor, alert, "acknowledged", to_state=AlertState.ACKNOWLEDGED, version=version,
-                     note=_text(note, "note", max_length=500, required=False))
+                     note=clean_text(note, "note", max_length=500, required=False))
 
 
 def note_alert(actor: Actor, alert: Alert, *, note: str) -> AlertStep:
     """What was found while verifying (a call made, a check on site); changes no state."""
     _require(actor, perms.HANDLE_ALERT.code, alert)
     _check(alert, (*ACTIVE_ALERT_STATES, AlertState.ESCALATED), "note")
-    note = _text(note, "note", max_length=500)
+    note = clean_text(note, "note", max_length=500)
     with transaction.atomic():
         step = AlertStep.objects.create(alert=alert, action="noted", from_state=alert.state, to_state=alert.state,
                                         actor=_user(actor), actor_name=_name(actor), at=clock.now(), note=note)
@@ -397,7 +390,7 @@ def dismiss_alert(actor: Actor, alert: Alert, *, reason: str, note: str = "", ve
     _check(alert, ACTIVE_ALERT_STATES, "dismiss")
     if reason not in DismissReason.values:
         raise ValidationFailed("invalid_reason", "reason must be one of " + ", ".join(DismissReason.values), field="reason")
-    note = _text(note, "note", max_length=500, required=reason == DismissReason.OTHER)
+    note = clean_text(note, "note", max_length=500, required=reason == DismissReason.OTHER)
     with transaction.atomic():
         return _step(actor, alert, "dismissed", to_state=AlertState.DISMISSED, version=version,
                      fields={"dismiss_reason": reason}, note=note, data={"reason": reason})
@@ -415,7 +408,7 @@ def escalate_alert(actor: Actor, alert: Alert, *, note: str = "", version: int |
         raise ConflictError("illegal_transition", "this alert is escalated already", state=alert.state, version=alert.version)
     if alert.lon is None or alert.lat is None:
         raise ValidationFailed("no_position", "an alert without a position cannot open an event")
-    note = _text(note, "note", max_length=500, required=False)
+    note = clean_text(note, "note", max_length=500, required=False)
     label = RULE_LABELS.get(alert.rule, alert.rule)
     with transaction.atomic():
         event = event_actions.report_event("system", event_actions.ReportInput(
@@ -436,7 +429,7 @@ def close_alert(actor: Actor, alert: Alert, *, note: str = "", version: int | No
     _check(alert, (AlertState.ESCALATED,), "close")
     with transaction.atomic():
         return _step(actor, alert, "closed", to_state=AlertState.CLOSED, version=version,
-                     note=_text(note, "note", max_length=500, required=False))
+                     note=clean_text(note, "note", max_length=500, required=False))
 
 
 def mark_late(alert_id: int, now: dt.datetime) -> bool:

@@ -3,11 +3,9 @@ changed through the actions (pages, API), which audit and notify."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from pingan.core.admin import ReadOnlyAdmin
 from pingan.tracking.models import Alert, Device, DoorCounter, Target, TargetGroup, Zone
 
 
@@ -17,45 +15,34 @@ class TargetGroupAdmin(admin.ModelAdmin):
     search_fields = ["code", "name"]
 
 
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Target)
-class TargetAdmin(ReadOnly):
+class TargetAdmin(ReadOnlyAdmin):
     list_display = ["id", "label", "kind", "owner", "area", "organisation", "monitored", "interval_s"]
     list_filter = ["kind", "owner", "monitored"]
     search_fields = ["label"]
 
 
 @admin.register(Device)
-class DeviceAdmin(ReadOnly):
+class DeviceAdmin(ReadOnlyAdmin):
     list_display = ["uid", "target", "crs", "is_active", "last_seen_at"]
     search_fields = ["uid"]
 
 
 @admin.register(Zone)
-class ZoneAdmin(ReadOnly):
+class ZoneAdmin(ReadOnlyAdmin):
     list_display = ["name", "kind", "shape", "fast", "applies_to_all", "owner", "area", "is_active"]
     list_filter = ["kind", "shape", "owner", "is_active"]
     search_fields = ["name"]
 
 
 @admin.register(Alert)
-class AlertAdmin(ReadOnly):
+class AlertAdmin(ReadOnlyAdmin):
     list_display = ["number", "rule", "severity", "state", "target", "zone", "raised_at", "verify_by", "late"]
     list_filter = ["state", "rule", "severity", "late"]
     search_fields = ["number"]
 
 
 @admin.register(DoorCounter)
-class DoorCounterAdmin(ReadOnly):
+class DoorCounterAdmin(ReadOnlyAdmin):
     list_display = ["door", "reason", "count", "updated_at"]
     list_filter = ["door"]
