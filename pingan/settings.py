@@ -141,8 +141,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("PINGAN_DB_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Served over ASGI, a request may run in a thread of its own, so persistent per-thread connections pile
+    # up until PostgreSQL refuses more ("too many clients"); Django's docs say to disable them under ASGI and
+    # pool instead. psycopg's pool (Django's OPTIONS["pool"]) keeps PINGAN_DB_POOL_MIN..MAX open connections.
+    if env.bool("PINGAN_DB_POOL", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("PINGAN_DB_POOL_MIN", default=2),
+            "max_size": env.int("PINGAN_DB_POOL_MAX", default=20),
+            "timeout": env.float("PINGAN_DB_POOL_TIMEOUT", default=10.0),
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("PINGAN_DB_CONN_MAX_AGE", default=0)
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 SERIALIZATION_MODULES = {"json": "pingan.core.serializers"}  # exact times in backups
 
