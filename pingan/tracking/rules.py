@@ -151,8 +151,9 @@ class Rule:
     # -- zone rules --------------------------------------------------------------------------------
 
     def verdicts(self, rows: Rows) -> np.ndarray:
-        """Zone rules: int8 verdicts (1 violating, 0 undecided, -1 clear) for arrays of rows."""
-        raise NotImplementedError
+        """Zone rules: int8 verdicts (1 violating, 0 undecided, -1 clear) for arrays of rows. A rule whose
+        ``watches`` answers True for some zone must define it."""
+        raise TypeError(f"rule {self.name!r} watches zones but defines no verdicts()")
 
     def dwell_s(self, zone: ZoneSpec) -> float:
         return float(self.config.dwell_s)
