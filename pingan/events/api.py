@@ -41,6 +41,7 @@ from pingan.events.schemas import (
     TimelineOut,
     VersionIn,
 )
+from pingan.geo.queries import cell_size
 
 router = Router(tags=["events"])
 
@@ -137,11 +138,6 @@ def list_event_notifications(request: HttpRequest) -> Any:
 def read_event_notifications(request: HttpRequest, body: MarkReadIn) -> Any:
     """Mark the caller's notifications read (the given ids, or all when empty)."""
     return {"marked": notify.mark_read(request.user, body.ids or None)}  # type: ignore[arg-type]
-
-
-def cell_size(zoom: int) -> float:
-    """Degrees per cluster cell: about 64 px at that zoom (a 256 px tile spans 360 / 2**zoom degrees)."""
-    return 360.0 / (2**zoom) / 4
 
 
 @router.get("/clusters", response={200: ClustersOut, 403: ErrorOut, 422: ErrorOut})

@@ -81,3 +81,8 @@ def root_areas(user: Any) -> list[Area]:
         if not any(code.startswith(r) for r in roots):
             roots.append(code)
     return list(Area.objects.filter(code__in=roots).order_by("code"))
+
+
+def cell_size(zoom: int) -> float:
+    """Degrees per cluster cell: about 64 px at that zoom (a 256 px tile spans 360 / 2**zoom degrees)."""
+    return 360.0 / (2**zoom) / 4

@@ -11,6 +11,7 @@ from django.db.models.functions import Floor
 from pingan.accounts import policy
 from pingan.core import audit
 from pingan.core.errors import NotFoundError, ValidationFailed
+from pingan.geo.queries import cell_size
 from pingan.tracking import permissions as perms
 from pingan.tracking.models import (
     ACTIVE_ALERT_STATES,
@@ -80,11 +81,6 @@ def track(user: Any, target: Target, start: dt.datetime, end: dt.datetime) -> li
     audit.record(user, "pingan.target.track_viewed", target,
                  changes={"from": start.isoformat(), "to": end.isoformat(), "fixes": len(fixes)})
     return fixes
-
-
-def cell_size(zoom: int) -> float:
-    """Degrees per cluster cell: about 64 px at that zoom (a 256 px tile spans 360 / 2**zoom degrees)."""
-    return 360.0 / (2**zoom) / 4
 
 
 def positions(user: Any, *, zoom: int, bbox: tuple[float, float, float, float] | None) -> dict[str, Any]:
