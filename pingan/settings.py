@@ -283,9 +283,10 @@ PINGAN_TRACKING_OLD_FIXES = env.str("PINGAN_TRACKING_OLD_FIXES", default="thin")
 PINGAN_TRACKING_THIN_SECONDS = env.int("PINGAN_TRACKING_THIN_SECONDS", default=300)  # one fix per target per this
 PINGAN_TRACKING_FUTURE_SECONDS = env.int("PINGAN_TRACKING_FUTURE_SECONDS", default=300)  # device clocks ahead
 # Positions the law lets in without a monitoring authorisation (the subject's own check-ins, follow-code
-# scans): accepted and stored while a target's monitoring is off; the engine still runs no rule on them.
+# scans, the carrier network's cell positions, the phone's network position during a phone check): accepted
+# and stored while a target's monitoring is off; the engine still runs no rule on them.
 PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION = env.list("PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION",
-                                                         default=["scan", "checkin"])
+                                                         default=["scan", "checkin", "carrier", "phonecheck"])
 PINGAN_ALERT_VERIFY_MINUTES = env.int("PINGAN_ALERT_VERIFY_MINUTES", default=15)
 PINGAN_ALERT_EVENT_TYPE = env.str("PINGAN_ALERT_EVENT_TYPE", default="public-order-key-persons")
 PINGAN_MQTT_URL = env.str("PINGAN_MQTT_URL", default="")  # mqtt://user:pass@host:1883 — the worker subscribes

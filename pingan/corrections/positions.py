@@ -1,15 +1,15 @@
-"""Positions that need no monitoring authorisation: follow-code scans and the subject's own check-ins.
+"""Positions that need no monitoring authorisation: follow-code scans, the subject's own check-ins, the
+carrier network's cell positions and the phone's network position during a phone check.
 
 社区矫正法 art. 29 limits *electronic monitoring* (a device reporting on its own) to an authorised period, so
 the tracking pipeline refuses device fixes of a target whose monitoring is off (``not_monitored``). A scan at a
 checkpoint, or a check-in the subject makes, is a report, not monitoring: it counts as a position whatever the
 monitoring state. Each subject's target has one device per such source (``rx<target>-scan``,
-``rx<target>-checkin``), registered with the target; its key is never handed out, so nothing but this module
+``rx<target>-checkin``, ``rx<target>-carrier``, ``rx<target>-phonecheck``), registered with the target; its key is never handed out, so nothing but this module
 sends fixes for it.
 
 Every position goes through ``pipeline.submit`` like any door's; the tracking setting
-``PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION`` (default ``scan`` and ``checkin``) lets these two sources
-pass the monitoring check. The engine ignores fixes of unmonitored targets, so no rule runs on them; the fix
+``PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION`` (default: these four) lets them pass the monitoring check. The engine ignores fixes of unmonitored targets, so no rule runs on them; the fix
 is stored and becomes the latest position.
 """
 
@@ -27,7 +27,7 @@ from pingan.tracking import pipeline
 from pingan.tracking.models import Device, Fix, Target
 
 #: the sources whose fixes count while monitoring is off
-SOURCES = ("scan", "checkin")
+SOURCES = ("scan", "checkin", "carrier", "phonecheck")
 
 
 def device_uid(target: Target, source: str) -> str:
@@ -35,7 +35,7 @@ def device_uid(target: Target, source: str) -> str:
 
 
 def ensure_devices(target: Target) -> None:
-    """The target's scan and check-in devices (called when the subject is registered)."""
+    """The target's devices for these sources (called when the subject is registered)."""
     for source in SOURCES:
         device_for(target, source)
 
@@ -63,9 +63,9 @@ def check_lonlat(lon: float, lat: float, accuracy_m: float | None) -> None:
 
 
 def record(target: Target, *, source: str, lon: float, lat: float, accuracy_m: float | None = None,
-           at: dt.datetime | None = None) -> int | None:
-    """Store one position of the target from ``source`` (scan or checkin); return the fix id (None when the
-    fix went to the stream, whose workers store it)."""
+           at: dt.datetime | None = None, fix_type: str = "gnss") -> int | None:
+    """Store one position of the target from ``source`` (one of ``SOURCES``); ``fix_type`` is ``cell`` for a
+    carrier's coarse position. Return the fix id (None when the fix went to the stream, whose workers store it)."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
     check_lonlat(lon, lat, accuracy_m)
@@ -74,8 +74,8 @@ def record(target: Target, *, source: str, lon: float, lat: float, accuracy_m: f
     accuracy = float(accuracy_m) if accuracy_m is not None else 10.0
     device = device_for(target, source)
     device.target = Target.objects.get(pk=target.pk)  # the monitoring switch as it is now
-    result = pipeline.submit([{"t": at.isoformat(), "lon": lon, "lat": lat, "accuracy": accuracy}], source=source,
-                             device=device, now=at)
+    row = {"t": at.isoformat(), "lon": lon, "lat": lat, "accuracy": accuracy, "fix_type": fix_type}
+    result = pipeline.submit([row], source=source, device=device, now=at)
     if result.errors:
         raise ValidationFailed(result.errors[0].code, result.errors[0].message)
     if settings.PINGAN_STREAM_URL:

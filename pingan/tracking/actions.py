@@ -62,6 +62,11 @@ RULE_LABELS = {
 }
 
 
+def label_rule(rule: str, label: Any) -> None:
+    """The words for an extension's rule (如燕, 途安在线) in alert texts and pages."""
+    RULE_LABELS[rule] = label
+
+
 def _user(actor: Actor) -> User | None:
     return actor if getattr(actor, "is_authenticated", False) else None
 

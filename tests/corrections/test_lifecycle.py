@@ -34,7 +34,7 @@ def test_registering_a_subject_creates_an_unmonitored_target_owned_by_correction
     assert subject.permitted_area.code == "330503"  # the district is the default permitted area
     assert Zone.objects.filter(owner="corrections", kind="inclusion", targets=target).count() == 1
     assert set(Device.objects.filter(target=target).values_list("uid", flat=True)) == {
-        f"rx{target.pk}-scan", f"rx{target.pk}-checkin"}
+        f"rx{target.pk}-{source}" for source in ("scan", "checkin", "carrier", "phonecheck")}
     entry = AuditEntry.objects.get(action="pingan.subject.registered")
     assert "小明" not in str(entry.changes) and "13857212345" not in str(entry.changes)
     assert notes(corr.officer_a, "corrections.registered")
