@@ -22,6 +22,7 @@ from django.conf import settings
 
 from pingan.core import clock
 from pingan.core.errors import ConflictError, ValidationFailed
+from pingan.corrections import screening
 from pingan.tracking import actions as tracking_actions
 from pingan.tracking import pipeline
 from pingan.tracking.models import Device, Fix, Target
@@ -63,9 +64,10 @@ def check_lonlat(lon: float, lat: float, accuracy_m: float | None) -> None:
 
 
 def record(target: Target, *, source: str, lon: float, lat: float, accuracy_m: float | None = None,
-           at: dt.datetime | None = None, fix_type: str = "gnss") -> int | None:
+           at: dt.datetime | None = None, fix_type: str = "gnss", mock: bool = False) -> int | None:
     """Store one position of the target from ``source`` (one of ``SOURCES``); ``fix_type`` is ``cell`` for a
-    carrier's coarse position. Return the fix id (None when the fix went to the stream, whose workers store it)."""
+    carrier's coarse position, ``mock`` the phone's mock-location flag. Then run the screening checks
+    (``screening.run``). Return the fix id (None when the fix went to the stream, whose workers store it)."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {SOURCES}")
     check_lonlat(lon, lat, accuracy_m)
@@ -78,6 +80,8 @@ def record(target: Target, *, source: str, lon: float, lat: float, accuracy_m: f
     result = pipeline.submit([row], source=source, device=device, now=at)
     if result.errors:
         raise ValidationFailed(result.errors[0].code, result.errors[0].message)
-    if settings.PINGAN_STREAM_URL:
-        return None
-    return Fix.objects.filter(device=device, device_time=at).values_list("pk", flat=True).first()
+    fix_id = None if settings.PINGAN_STREAM_URL else (
+        Fix.objects.filter(device=device, device_time=at).values_list("pk", flat=True).first())
+    screening.run(screening.Position(target=device.target, fix_id=fix_id, source=source, lon=lon, lat=lat,
+                                     accuracy_m=accuracy, at=at, fix_type=fix_type, mock=mock))
+    return fix_id
