@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -286,8 +286,9 @@ def verify_minutes(target: Target) -> int:
     return int(settings.PINGAN_ALERT_VERIFY_MINUTES)
 
 
-def open_alert(effect: eng.Effect, now: dt.datetime, fixes: dict[int, Fix] | None = None) -> Alert:
-    """A new alert from a ``raise`` effect (called by the pipeline inside its transaction)."""
+def open_alert(effect: eng.Effect, now: dt.datetime, fixes: Mapping[int, Any] | None = None) -> Alert:
+    """A new alert from a ``raise`` effect (called by the pipeline inside its transaction); ``fixes`` are the
+    batch's fixes by id (anything with ``lon`` and ``lat``)."""
     from pingan.geo.queries import locate
 
     target = Target.objects.select_related("area").get(pk=effect.target)

@@ -24,13 +24,14 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, F, Max
+from django.utils import timezone
 
 from pingan.core import audit, clock
 from pingan.core.errors import ValidationFailed
@@ -55,7 +56,7 @@ from pingan.tracking.schedule import Schedule
 
 log = logging.getLogger(__name__)
 
-DOORS = ("http", "mqtt", "stream", "checkin", "scan", "phone", "carrier", "jt808", "bench", "test")
+DOORS = ("http", "mqtt", "stream", "checkin", "scan", "phone", "phonecheck", "carrier", "jt808", "bench", "test")
 EVIDENCE_HEAD = 20   # an alert keeps its first fixes …
 EVIDENCE_TAIL = 80   # … and its newest ones as evidence (the count keeps growing)
 FIX_TYPES = {c.value for c in FixType}
@@ -426,48 +427,124 @@ def _advance_partition(partition: int, seq: int) -> bool:
     return bool(StreamPartition.objects.filter(number=partition, committed_seq__lt=seq).update(committed_seq=seq))
 
 
-def _store(clean: Sequence[CleanFix], now: dt.datetime, result: IngestResult, source: str) -> list[tuple[Fix, CleanFix]]:
-    """Insert the fixes not stored yet; return them (with ids) beside their clean rows."""
+class Stored(NamedTuple):
+    """A fix just inserted, as the rest of the batch needs it (cheaper than a model instance)."""
+
+    pk: int
+    target_id: int
+    device_id: int
+    device_time: dt.datetime
+    lon: float
+    lat: float
+    accuracy_m: float
+    fix_type: str
+    speed_kmh: float | None
+    heading: float | None
+
+
+_FIX_COLUMNS = ("target_id", "device_id", "device_time", "received_at", "lon", "lat", "accuracy_m", "fix_type",
+                "speed_kmh", "heading", "source", "input_crs", "raw_ref")
+_ROWS_PER_INSERT = 1000
+
+
+def _chunks(rows: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def _store(clean: Sequence[CleanFix], now: dt.datetime, result: IngestResult, source: str) -> list[tuple[Stored, CleanFix]]:
+    """Insert the fixes not stored yet; return them (with ids) beside their clean rows.
+
+    One multi-row ``INSERT … ON CONFLICT (device_id, device_time) DO NOTHING RETURNING`` per thousand fixes: the
+    database skips the ones stored before (a resent batch, another worker), and the ORM's per-value compilation
+    (most of a batch's time in ``bulk_create``) is not paid. Values are adapted as the ORM adapts them, so ORM
+    lookups see the same rows."""
     if not clean:
         return []
     unique: dict[tuple[int, dt.datetime], CleanFix] = {}
     for row in clean:
         unique.setdefault((row.device.pk, row.device_time), row)
     result.duplicates += len(clean) - len(unique)
-    times = [key[1] for key in unique]
-    existing = set(Fix.objects.filter(device_id__in={key[0] for key in unique}, device_time__gte=min(times),
-                                      device_time__lte=max(times)).values_list("device_id", "device_time"))
-    new = [row for key, row in unique.items() if key not in existing]
-    result.duplicates += len(unique) - len(new)
-    fixes = [Fix(target_id=row.device.target_id, device=row.device, device_time=row.device_time, received_at=now,
-                 lon=row.lon, lat=row.lat, accuracy_m=row.accuracy_m, fix_type=row.fix_type, speed_kmh=row.speed_kmh,
-                 heading=row.heading, source=source, input_crs=row.input_crs, raw_ref=row.raw_ref[:60]) for row in new]
-    Fix.objects.bulk_create(fixes, batch_size=1000)
-    return list(zip(fixes, new, strict=True))
+    adapt = connection.ops.adapt_datetimefield_value
+    text_times = connection.vendor != "postgresql"  # SQLite keeps datetimes as text: match on the text sent
+    received = adapt(now)
+    sent: dict[tuple[int, Any], CleanFix] = {}
+    values = []
+    for (device_id, moment), row in unique.items():
+        at = adapt(moment)
+        sent[(device_id, at if text_times else moment)] = row
+        values.append((row.device.target_id, device_id, at, received, row.lon, row.lat, row.accuracy_m, row.fix_type,
+                       row.speed_kmh, row.heading, source, row.input_crs, row.raw_ref[:60]))
+    table = connection.ops.quote_name(Fix._meta.db_table)
+    columns = ", ".join(_FIX_COLUMNS)
+    returned_time = "CAST(device_time AS TEXT)" if text_times else "device_time"
+    placeholder = "(" + ", ".join(["%s"] * len(_FIX_COLUMNS)) + ")"
+    stored: list[tuple[Stored, CleanFix]] = []
+    with connection.cursor() as cur:
+        for chunk in _chunks(values, _ROWS_PER_INSERT):
+            cur.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(chunk))} "  # noqa: S608
+                        f"ON CONFLICT (device_id, device_time) DO NOTHING RETURNING id, device_id, {returned_time}",
+                        [value for row in chunk for value in row])
+            for pk, device_id, at in cur.fetchall():
+                row = sent[(device_id, at)]
+                stored.append((Stored(pk, row.device.target_id, device_id, row.device_time, row.lon, row.lat,
+                                      row.accuracy_m, row.fix_type, row.speed_kmh, row.heading), row))
+    result.duplicates += len(unique) - len(stored)
+    stored.sort(key=lambda pair: pair[0].pk)
+    return stored
 
 
-def _fix_in(fix: Fix) -> eng.FixIn:
+def _fix_in(fix: Fix | Stored) -> eng.FixIn:
     return eng.FixIn(ref=fix.pk, target=fix.target_id, t=fix.device_time.timestamp(), lon=fix.lon, lat=fix.lat,
                      accuracy_m=fix.accuracy_m, fix_type=fix.fix_type, speed_kmh=fix.speed_kmh)
 
 
-def _load_states(target_ids: Sequence[int]) -> dict[int, TargetState]:
+def _load_states(target_ids: Sequence[int]) -> dict[int, tuple[dict[str, Any], dt.datetime | None]]:
+    """The targets' engine states and due times (locked on PostgreSQL until the batch commits)."""
     rows = TargetState.objects.filter(target_id__in=target_ids).order_by("target_id")
     if connection.vendor == "postgresql":
         rows = rows.select_for_update()
-    return {row.target_id: row for row in rows}
+    return {tid: (state, due_at) for tid, state, due_at in rows.values_list("target_id", "state", "due_at")}
 
 
-def run_engine(engine: eng.Engine, target_ids: Sequence[int], step: Any) -> tuple[list[eng.Effect], dict[int, TargetState]]:
-    """Load the targets' states (locked), run ``step(engine)`` (process or tick), and save the new states."""
+def _target_infos(target_ids: Sequence[int]) -> dict[int, eng.TargetInfo]:
+    groups: dict[int, set[int]] = defaultdict(set)
+    through = Target.groups.through
+    for tid, gid in through.objects.filter(target_id__in=target_ids).values_list("target_id", "targetgroup_id"):
+        groups[tid].add(gid)
+    rows = Target.objects.filter(pk__in=target_ids).values_list("pk", "kind", "monitored", "interval_s")
+    return {pk: eng.TargetInfo(id=pk, kind=kind, monitored=monitored, groups=frozenset(groups[pk]),
+                               interval_s=float(interval_s)) for pk, kind, monitored, interval_s in rows}
+
+
+def _save_states(rows: Sequence[tuple[int, dict[str, Any], dt.datetime | None]]) -> None:
+    """One ``INSERT … ON CONFLICT (target_id) DO UPDATE`` per thousand states, new and changed alike."""
+    if not rows:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    state_field = TargetState._meta.get_field("state")
+    updated = adapt(timezone.now())
+    table = connection.ops.quote_name(TargetState._meta.db_table)
+    with connection.cursor() as cur:
+        for chunk in _chunks(rows, _ROWS_PER_INSERT):
+            params = [value for tid, state, due_at in chunk
+                      for value in (tid, state_field.get_db_prep_save(state, connection), adapt(due_at), updated)]
+            cur.execute(f"INSERT INTO {table} (target_id, state, due_at, updated_at) VALUES "  # noqa: S608
+                        f"{', '.join(['(%s, %s, %s, %s)'] * len(chunk))} ON CONFLICT (target_id) DO UPDATE SET "
+                        "state = excluded.state, due_at = excluded.due_at, updated_at = excluded.updated_at", params)
+
+
+def run_engine(engine: eng.Engine, target_ids: Sequence[int], step: Any) -> list[eng.Effect]:
+    """Load the targets' states (locked), run ``step(engine)`` (process or tick), and save the states that
+    changed."""
     states = _load_states(target_ids)
-    infos = target_info(Target.objects.filter(pk__in=target_ids))
+    infos = _target_infos(target_ids)
     with _lock:
         for tid in target_ids:
             if tid not in infos:
                 continue
             engine.set_target(infos[tid])
-            engine.import_state(tid, states[tid].state if tid in states else None)
+            engine.import_state(tid, states[tid][0] if tid in states else None)
         try:
             effects = list(step(engine))
             exported = {tid: engine.export_state(tid) for tid in target_ids if tid in infos}
@@ -475,32 +552,25 @@ def run_engine(engine: eng.Engine, target_ids: Sequence[int], step: Any) -> tupl
         finally:
             for tid in target_ids:
                 engine.forget(tid)
-    changed, created = [], []
+    changed = []
     for tid, state in exported.items():
         when = due[tid]
         due_at = dt.datetime.fromtimestamp(when, tz=dt.UTC) if when is not None else None
-        row = states.get(tid)
-        if row is None:
-            created.append(TargetState(target_id=tid, state=state, due_at=due_at))
-        elif row.state != state or row.due_at != due_at:
-            row.state, row.due_at = state, due_at
-            changed.append(row)
-    # One INSERT … ON CONFLICT DO UPDATE for new and changed states alike (bulk_update's CASE per row and
-    # field cost most of a batch's time).
-    TargetState.objects.bulk_create([*created, *changed], batch_size=1000, update_conflicts=True,
-                                    unique_fields=["target"], update_fields=["state", "due_at", "updated_at"])
-    return effects, states
+        if states.get(tid) != (state, due_at):
+            changed.append((tid, state, due_at))
+    _save_states(changed)
+    return effects
 
 
-def _evaluate(engine: eng.Engine, fixes: Sequence[tuple[Fix, CleanFix]], now: dt.datetime, result: IngestResult) -> None:
+def _evaluate(engine: eng.Engine, fixes: Sequence[tuple[Stored, CleanFix]], now: dt.datetime, result: IngestResult) -> None:
     by_id = {fix.pk: fix for fix, _row in fixes}
     target_ids = sorted({fix.target_id for fix, _row in fixes})
     batch = [_fix_in(fix) for fix, _row in fixes]
-    effects, _states = run_engine(engine, target_ids, lambda e: e.process(batch))
+    effects = run_engine(engine, target_ids, lambda e: e.process(batch))
     result.alerts += apply_effects(effects, now, by_id)
 
 
-def apply_effects(effects: Iterable[eng.Effect], now: dt.datetime, fixes: dict[int, Fix] | None = None) -> list[int]:
+def apply_effects(effects: Iterable[eng.Effect], now: dt.datetime, fixes: Mapping[int, Any] | None = None) -> list[int]:
     """Alerts from the engine's effects: ``raise`` opens one (or adds evidence to the one already active for
     that target × rule × zone), ``evidence`` extends the active one, ``clear`` marks it re-armed. Returns the
     ids of the alerts opened."""
@@ -541,30 +611,29 @@ def _add_evidence(alert: Alert, effect: eng.Effect) -> None:
     alert.save(update_fields=fields)
 
 
-def _latest(fixes: Sequence[tuple[Fix, CleanFix]]) -> None:
-    newest: dict[int, Fix] = {}
+def _latest(fixes: Sequence[tuple[Stored, CleanFix]]) -> None:
+    """Each target's newest fix of the batch replaces its latest position when it is newer (one upsert whose
+    ``WHERE`` keeps the newer row, so concurrent batches never move a position back in time)."""
+    newest: dict[int, Stored] = {}
     for fix, _row in fixes:
         if fix.target_id not in newest or fix.device_time > newest[fix.target_id].device_time:
             newest[fix.target_id] = fix
-    current = {p.target_id: p for p in LatestPosition.objects.filter(target_id__in=newest)}
-    create, update = [], []
-    for tid, fix in newest.items():
-        row = current.get(tid)
-        values = {"fix_id": fix.pk, "device_time": fix.device_time, "lon": fix.lon, "lat": fix.lat,
-                  "accuracy_m": fix.accuracy_m, "speed_kmh": fix.speed_kmh, "heading": fix.heading}
-        if row is None:
-            create.append(LatestPosition(target_id=tid, **values))
-        elif fix.device_time > row.device_time:
-            for name, value in values.items():
-                setattr(row, name, value)
-            update.append(row)
-    LatestPosition.objects.bulk_create([*create, *update], batch_size=1000, update_conflicts=True,
-                                       unique_fields=["target"],
-                                       update_fields=["fix_id", "device_time", "lon", "lat", "accuracy_m", "speed_kmh",
-                                                      "heading"])
+    adapt = connection.ops.adapt_datetimefield_value
+    table = connection.ops.quote_name(LatestPosition._meta.db_table)
+    rows = list(newest.values())
+    with connection.cursor() as cur:
+        for chunk in _chunks(rows, _ROWS_PER_INSERT):
+            params = [value for f in chunk for value in (f.target_id, f.pk, adapt(f.device_time), f.lon, f.lat,
+                                                         f.accuracy_m, f.speed_kmh, f.heading)]
+            cur.execute(f"INSERT INTO {table} AS latest (target_id, fix_id, device_time, lon, lat, accuracy_m, "  # noqa: S608
+                        f"speed_kmh, heading) VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s, %s)'] * len(chunk))} "
+                        "ON CONFLICT (target_id) DO UPDATE SET fix_id = excluded.fix_id, device_time = excluded.device_time, "
+                        "lon = excluded.lon, lat = excluded.lat, accuracy_m = excluded.accuracy_m, "
+                        "speed_kmh = excluded.speed_kmh, heading = excluded.heading "
+                        "WHERE excluded.device_time > latest.device_time", params)
 
 
-def _touch_devices(fixes: Sequence[tuple[Fix, CleanFix]], now: dt.datetime) -> None:
+def _touch_devices(fixes: Sequence[tuple[Stored, CleanFix]], now: dt.datetime) -> None:
     Device.objects.filter(pk__in={row.device.pk for _fix, row in fixes}).update(last_seen_at=now)
 
 
@@ -584,7 +653,7 @@ def tick(now: dt.datetime | None = None) -> list[int]:
     for start in range(0, len(ids), 1000):
         chunk = ids[start:start + 1000]
         with transaction.atomic():
-            effects, _ = run_engine(engine, chunk, lambda e, c=chunk: e.tick(moment, targets=c))
+            effects = run_engine(engine, chunk, lambda e, c=chunk: e.tick(moment, targets=c))
             opened += apply_effects(effects, now)
     return opened
 
