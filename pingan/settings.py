@@ -287,6 +287,7 @@ PINGAN_TRACKING_FUTURE_SECONDS = env.int("PINGAN_TRACKING_FUTURE_SECONDS", defau
 # and stored while a target's monitoring is off; the engine still runs no rule on them.
 PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION = env.list("PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION",
                                                          default=["scan", "checkin", "carrier", "phonecheck"])
+PINGAN_SERVE_WORKERS = env.int("PINGAN_SERVE_WORKERS", default=0)  # pingan serve processes; 0: 1 on SQLite, the cores on PG
 PINGAN_ALERT_VERIFY_MINUTES = env.int("PINGAN_ALERT_VERIFY_MINUTES", default=15)
 PINGAN_ALERT_EVENT_TYPE = env.str("PINGAN_ALERT_EVENT_TYPE", default="public-order-key-persons")
 PINGAN_MQTT_URL = env.str("PINGAN_MQTT_URL", default="")  # mqtt://user:pass@host:1883 — the worker subscribes

@@ -43,9 +43,9 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from pingan.core.benchmarks import benchmark
+from pingan.core.serving import server_workers
 from pingan.tracking import bench
 
-SERVER_WORKERS = 1          # pingan serve runs one uvicorn worker
 CLIENTS = 4
 STREAM_WORKERS = 2
 BATCH = 500
@@ -534,7 +534,7 @@ def child_run(scale_name: str, timing: str, *, alerts: bool, stream: bool) -> di
     closed_s, alert_s, stream_s = TIMINGS[timing]
     province = bench.build_province(bench.SCALES[scale_name])
     notes: list[str] = []
-    result: dict[str, Any] = {"database": connection.vendor, "server_workers": SERVER_WORKERS, "scale": scale_name,
+    result: dict[str, Any] = {"database": connection.vendor, "server_workers": server_workers(), "scale": scale_name,
                               "notes": notes}
     started = time.perf_counter()
     _say(f"{connection.vendor}: migrating")

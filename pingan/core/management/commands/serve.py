@@ -1,11 +1,26 @@
 from __future__ import annotations
 
+import os
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from pingan.core.serving import server_workers
+
+
+def shared_cache(say: Any) -> None:
+    """Several server processes must count rate limits in one cache: without ``CACHE_URL`` (the default is
+    per process), the children get a file cache under ``PINGAN_VAR_DIR``."""
+    if os.environ.get("CACHE_URL"):
+        return
+    folder = Path(settings.VAR_DIR) / "cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["CACHE_URL"] = f"filecache://{folder}"
+    say(f"CACHE_URL is not set: the server processes share the file cache {folder}")
 
 
 class Command(BaseCommand):
@@ -15,6 +30,8 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="production: run `pingan worker` apart")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="server processes (default PINGAN_SERVE_WORKERS: 1 on SQLite, the cores on PostgreSQL)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         import uvicorn
@@ -29,15 +46,25 @@ class Command(BaseCommand):
                 name="pingan-worker", daemon=True,
             )
             worker.start()
-        self.stdout.write(f"Pingan on http://{options['host']}:{options['port']}/")
+        processes = max(1, options["workers"] or server_workers())
+        self.stdout.write(f"Pingan on http://{options['host']}:{options['port']}/ ({processes} server processes)")
         config = uvicorn.Config(
             "pingan.asgi:application", host=options["host"], port=options["port"], lifespan="off",
             proxy_headers=True, forwarded_allow_ips=settings.PINGAN_FORWARDED_ALLOW_IPS, log_level="info",
+            workers=processes,
         )
         server = uvicorn.Server(config)
         previous = signal.getsignal(signal.SIGTERM)
         try:
-            server.run()
+            if processes > 1:
+                shared_cache(self.stdout.write)
+                # What uvicorn.run does for workers: the socket bound here, served by child processes
+                # (the jobs thread stays in this process, so jobs run once).
+                from uvicorn.supervisors import Multiprocess
+
+                Multiprocess(config, sockets=[config.bind_socket()]).run()
+            else:
+                server.run()
         finally:
             stop.set()
             if worker is not None:
