@@ -549,17 +549,21 @@ def _create(actor: Actor, user: User | None, clean: dict[str, Any], where: _Loca
 
 
 def _repeat_of(event: Event, user: User | None) -> Event | None:
-    """An open event of the same type by the same reporter within 200 m and 7 days (重复件)."""
+    """An open event of the same type by the same reporter within 200 m and 7 days (重复件): the earliest."""
     if user is None and not event.reporter_phone:
         return None
     same = Q(reporter=user) if user is not None else Q(reporter__isnull=True, reporter_phone=event.reporter_phone)
-    nearby = _nearby(event, radius_m=200, days=7, states=NOT_FINAL, where=same)
-    return nearby.order_by("created_at").first()
+    rows = _nearby_rows(event, radius_m=200, days=7, states=NOT_FINAL, where=same, extra=("created_at",))
+    if not rows:
+        return None
+    first = min(rows, key=lambda row: (row[3], row[0]))
+    return Event.objects.filter(pk=first[0]).first()
 
 
-def _nearby(event: Event, *, radius_m: float, days: int, states: Sequence[str], where: Q | None = None) -> QuerySet[Event]:
-    """Events of the event's type within ``radius_m`` (a box in SQL, then the great-circle distance) and
-    ``days`` before it."""
+def _nearby_rows(event: Event, *, radius_m: float, days: int, states: Sequence[str], where: Q | None = None,
+                 extra: Sequence[str] = ()) -> list[tuple[Any, ...]]:
+    """(pk, lon, lat, *extra) of the events of the event's type within ``radius_m`` (a box in SQL, then the
+    great-circle distance) and ``days`` before it."""
     lat_deg = radius_m / 111_320.0
     lon_deg = radius_m / (111_320.0 * max(0.01, math.cos(math.radians(event.lat))))
     since = event.created_at - timedelta(days=days)
@@ -569,9 +573,14 @@ def _nearby(event: Event, *, radius_m: float, days: int, states: Sequence[str], 
                              lat__range=(event.lat - lat_deg, event.lat + lat_deg))
         .filter(where or Q())
         .exclude(pk=event.pk)
-        .values_list("pk", "lon", "lat")
+        .values_list("pk", "lon", "lat", *extra)
     )
-    ids = [pk for pk, lon, lat in rows if _metres(event.lon, event.lat, lon, lat) <= radius_m]
+    return [row for row in rows if _metres(event.lon, event.lat, row[1], row[2]) <= radius_m]
+
+
+def _nearby(event: Event, *, radius_m: float, days: int, states: Sequence[str], where: Q | None = None) -> QuerySet[Event]:
+    """The events :func:`_nearby_rows` finds, as a queryset."""
+    ids = [row[0] for row in _nearby_rows(event, radius_m=radius_m, days=days, states=states, where=where)]
     return Event.objects.filter(pk__in=ids)
 
 
