@@ -48,16 +48,19 @@ import nats
 import nats.errors
 import nats.js.errors
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import DataError, IntegrityError, close_old_connections, connections, transaction
 from django.db.models import Q
 from nats.js import api as js_api
 
-from pingan.core import clock, jobs
+from pingan.core import audit, clock, jobs
 from pingan.core.errors import DomainError
 from pingan.tracking import pipeline
 from pingan.tracking.models import Device, StreamPartition
 
 log = logging.getLogger("pingan.tracking.stream")
+
+#: errors that say a message can't be stored (as opposed to the database being away, an OperationalError)
+POISON_ERRORS = (DataError, IntegrityError, DomainError, ValueError, TypeError, KeyError, OverflowError)
 
 DOOR = "stream"
 FORMAT = 1
@@ -465,6 +468,26 @@ class Puller:
             not_objects = sum(1 for f in decoded.fixes if not isinstance(f, dict))
             if not_objects:
                 problems["malformed_fix"] += not_objects
+        try:
+            if not self._store(seq, source, clean, problems):
+                return False
+        except POISON_ERRORS as exc:
+            # Not the database being away (that raises OperationalError and is retried from committed_seq):
+            # something in these messages can't be stored. Alone, each good message still goes in; the one that
+            # fails alone is skipped, counted and logged, so the partition never stalls on it.
+            if len(run) > 1:
+                return all(self._commit([entry], devices) for entry in run)
+            return self._skip_poison(run[0], exc)
+        if problems:
+            log.warning("partition %d: skipped %s", self.number, ", ".join(f"{n} {r}" for r, n in sorted(problems.items())))
+        self._ack([message for _seq, message, _decoded in run])
+        self.last_seq = seq
+        self.consumed += len(run)
+        return True
+
+    def _store(self, seq: int, source: str, clean: list[pipeline.CleanFix], problems: dict[str, int]) -> bool:
+        """Ingest the run's fixes and move the partition's ``committed_seq`` to ``seq``, in one transaction,
+        if this worker still holds the partition's lease."""
         now = clock.now()
         with transaction.atomic():
             held = (StreamPartition.objects.select_for_update()
@@ -480,11 +503,29 @@ class Puller:
             StreamPartition.objects.filter(number=self.number).update(lease_until=clock.now() + lease_ttl())
             for reason, n in problems.items():
                 pipeline.bump_counter(DOOR, reason, n)
-        if problems:
-            log.warning("partition %d: skipped %s", self.number, ", ".join(f"{n} {r}" for r, n in sorted(problems.items())))
-        self._ack([message for _seq, message, _decoded in run])
+        return True
+
+    def _skip_poison(self, entry: tuple[int, Any, Decoded | None], exc: Exception) -> bool:
+        """Skip one message that can't be stored: move past its sequence, count it (``poison_message``), write
+        an audit entry (sequence, error, fix count — not the positions) and acknowledge it."""
+        seq, message, decoded = entry
+        fixes = len(decoded.fixes) if decoded else 0
+        log.error("partition %d: message %d (%d fixes) can't be stored, skipped: %s: %s", self.number, seq, fixes,
+                  type(exc).__name__, exc)
+        with transaction.atomic():
+            held = (StreamPartition.objects.select_for_update()
+                    .filter(number=self.number, owner=self.worker.owner, lease_until__gte=clock.now()).first())
+            if held is None:
+                self.halt.set()
+                return False
+            StreamPartition.objects.filter(number=self.number, committed_seq__lt=seq).update(committed_seq=seq)
+            pipeline.bump_counter(DOOR, "poison_message")
+            audit.record("system", "pingan.tracking.stream_message_skipped", object_type="tracking.streampartition",
+                         object_id=str(self.number), object_repr=f"partition {self.number} message {seq}",
+                         changes={"seq": seq, "fixes": fixes, "error": f"{type(exc).__name__}: {str(exc)[:300]}"})
+        self._ack([message])
         self.last_seq = seq
-        self.consumed += len(run)
+        self.consumed += 1
         return True
 
     def _ack(self, messages: Sequence[Any]) -> None:

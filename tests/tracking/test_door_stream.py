@@ -18,11 +18,12 @@ from typing import Any
 
 import nats.js.errors
 import pytest
-from django.db import connection
+from django.db import DataError, connection
 from django.test.utils import CaptureQueriesContext
 from nats.js import api as js_api
 
 from pingan.core.errors import ValidationFailed
+from pingan.core.models import AuditEntry
 from pingan.tracking import actions, pipeline, stream
 from pingan.tracking.models import Alert, DoorCounter, Fix, StreamPartition, TargetState
 from tests.conftest import TOWN_A, require_service
@@ -237,6 +238,36 @@ def test_bad_stream_messages_are_counted_and_skipped_and_the_partition_goes_on(w
     assert stream.drain(worker) == 6
     assert Fix.objects.count() == 1
     assert counted("stream") == {"malformed_message": 3, "unknown_device": 1, "malformed_fix": 3}
+    assert StreamPartition.objects.get(number=number).committed_seq == last
+
+
+def test_a_message_that_cannot_be_stored_is_skipped_alone_and_the_others_are_kept(world, nats_stream, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The database refuses one message's fixes (here: any batch holding the fix marked "poison", as PostgreSQL
+    # refuses a value that does not fit its column). The run it came in is retried message by message: the
+    # good ones are stored, the bad one is skipped, counted and audited, and the partition goes on.
+    real_ingest = pipeline.ingest
+
+    def refusing(clean, **kwargs):  # type: ignore[no-untyped-def]
+        if any(row.raw_ref == "poison" for row in clean):
+            raise DataError("value too long for type character varying(10)")
+        return real_ingest(clean, **kwargs)
+
+    monkeypatch.setattr(pipeline, "ingest", refusing)
+    number = partition(world)
+    encoded = [json.loads(stream.encode(pipeline.parse_rows(world.fixes([FAR_AWAY], start=START + dt.timedelta(minutes=m)),
+                                                            device=world.device)[0], "test", 10**6)[0]) for m in range(3)]
+    nats_stream.publish_raw(number, json.dumps(encoded[0]).encode())
+    poison = nats_stream.publish_raw(number, json.dumps(
+        {**encoded[1], "fixes": [{**encoded[1]["fixes"][0], "raw_ref": "poison"}]}).encode())
+    last = nats_stream.publish_raw(number, json.dumps(encoded[2]).encode())
+    worker = nats_stream.worker()
+    worker.rebalance()
+    assert stream.drain(worker) == 3
+    assert Fix.objects.count() == 2
+    assert counted("stream").get("poison_message") == 1
+    entry = AuditEntry.objects.get(action="pingan.tracking.stream_message_skipped")
+    assert entry.changes["seq"] == poison and "DataError" in entry.changes["error"]
+    assert set(entry.changes) == {"seq", "fixes", "error"}  # no positions in the audit log
     assert StreamPartition.objects.get(number=number).committed_seq == last
 
 
