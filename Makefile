@@ -31,15 +31,7 @@ lint: $(STAMP)
 test: $(STAMP) messages lint
 	PINGAN_ENV=test $(BIN)/pingan check
 	PINGAN_ENV=test $(BIN)/pingan makemigrations --check --dry-run
-	PINGAN_ENV=test $(BIN)/pytest
-	@if $(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
-		echo "== data layer on PostgreSQL ($(PG_URL))"; \
-		PINGAN_ENV=test DATABASE_URL=$(PG_URL) $(BIN)/pytest -m "not browser and not scratch_db" tests/core tests/accounts tests/geo tests/events tests/fieldwork tests/dashboard tests/tracking tests/corrections; \
-	elif [ "$$CI" = "true" ]; then \
-		echo "PostgreSQL at $(PG_URL) is not reachable, and CI=true: failing"; exit 1; \
-	else \
-		echo "SKIPPED: data layer on PostgreSQL — $(PG_URL) is not reachable (set PG_URL)"; \
-	fi
+	PG_URL=$(PG_URL) tools/test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
