@@ -17,7 +17,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pingan.core import personal
+from django.conf import settings
+
+from pingan.core import clock, personal
 from pingan.corrections.models import OPEN_SUBJECT_STATES, Subject
 from pingan.geo import coords
 
@@ -82,6 +84,8 @@ def clean_row(phone: Any, t: Any, lon: float, lat: float, accuracy_m: Any, crs: 
     if not isinstance(phone, str) or not phone.strip():
         raise RowProblem("missing_field", "phone is required")
     moment = _time(t)
+    if moment > clock.now() + dt.timedelta(seconds=settings.PINGAN_TRACKING_FUTURE_SECONDS):
+        raise RowProblem("in_future", "t is in the future")
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise RowProblem("out_of_range", "lon must be within ±180 and lat within ±90")
     if accuracy_m is None:
