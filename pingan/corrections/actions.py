@@ -1514,7 +1514,8 @@ def mark_leave_overdue(leave_id: int, now: dt.datetime) -> bool:
     grace = dt.timedelta(hours=float(settings.PINGAN_CORRECTIONS_LEAVE_GRACE_HOURS))
     with transaction.atomic():
         leave = LeaveRequest.objects.select_related("subject", "subject__officer").filter(
-            pk=leave_id, state=LeaveState.ON_LEAVE, overdue_at__isnull=True, ends_at__lte=now - grace).first()
+            pk=leave_id, state=LeaveState.ON_LEAVE, overdue_at__isnull=True, ends_at__lte=now - grace,
+            subject__state=SubjectState.IN_CORRECTION).first()  # a released subject is not overdue
         if leave is None or not LeaveRequest.objects.filter(pk=leave.pk, state=LeaveState.ON_LEAVE,
                                                             overdue_at__isnull=True).update(
                 state=LeaveState.OVERDUE, overdue_at=now):

@@ -1,5 +1,6 @@
 """The boundary check on positions that are not device fixes (scans, check-ins, carrier cell positions, phone
-checks): leaving the permitted area (the county by default) without approved leave, and, during a leave, being
+checks) of a subject in correction (not before the intake: the subject may still be on the way): leaving the
+permitted area (the county by default) without approved leave, and, during a leave, being
 neither in the county nor at the destination.
 
 For a position, its accuracy circle is laid out in a local metric frame around it, and the share of the circle
@@ -27,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pingan.core import clock
 from pingan.corrections import actions, screening
-from pingan.corrections.models import OPEN_SUBJECT_STATES, LeaveRequest, Subject
+from pingan.corrections.models import LeaveRequest, Subject, SubjectState
 from pingan.geo.models import Area
 from pingan.tracking import pipeline
 from pingan.tracking.actions import label_rule
@@ -85,7 +86,7 @@ def boundary(position: screening.Position) -> None:
     if position.target.monitored and precise(position):
         return  # the tracking engine's zones decide (see the module docstring)
     subject = Subject.objects.select_related("permitted_area").filter(
-        target_id=position.target.pk, state__in=OPEN_SUBJECT_STATES).first()
+        target_id=position.target.pk, state=SubjectState.IN_CORRECTION).first()
     if subject is None:
         return
     threshold = float(settings.PINGAN_CORRECTIONS_BOUNDARY_SHARE)

@@ -95,6 +95,7 @@ def leave(now: dt.datetime) -> dict[str, int]:
         counts["ended"] += _safely(actions.end_leave_window, leave_id, now)
     grace = dt.timedelta(hours=float(settings.PINGAN_CORRECTIONS_LEAVE_GRACE_HOURS))
     for leave_id in list(LeaveRequest.objects.filter(state=LeaveState.ON_LEAVE, overdue_at__isnull=True,
-                                                     ends_at__lte=now - grace).values_list("id", flat=True)[:BATCH]):
+                                                     ends_at__lte=now - grace, subject__state="in_correction")
+                         .values_list("id", flat=True)[:BATCH]):
         counts["overdue"] += _safely(actions.mark_leave_overdue, leave_id, now)
     return counts

@@ -61,6 +61,12 @@ def test_a_carrier_position_outside_the_county_without_leave_raises_boundary(cor
     assert Alert.objects.count() == 1 and alert.evidence_count == 2  # one alert, more evidence
 
 
+def test_before_the_intake_a_position_outside_raises_nothing(corr, gateway) -> None:  # type: ignore[no-untyped-def]
+    subject = corr.register()  # pending intake: may still be on the way to the county
+    assert actions.ingest_carrier(gateway[0], [row(*OUTSIDE_DISTRICT)]).accepted == 1
+    assert len(carrier_fixes(subject)) == 1 and not Alert.objects.exists()
+
+
 def test_a_circle_mostly_inside_the_county_raises_nothing(corr, gateway) -> None:  # type: ignore[no-untyped-def]
     corr.taken_in()
     actions.ingest_carrier(gateway[0], [row(120.305, 30.85, accuracy_m=3000)])  # 500 m in, 3 km circle: < half out
