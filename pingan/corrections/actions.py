@@ -1347,6 +1347,8 @@ def approve_leave(actor: Actor, leave: LeaveRequest, *, note: str = "") -> Leave
     if leave.state != LeaveState.PENDING:
         raise ConflictError("illegal_transition", f"cannot approve a leave that is {leave.state}", state=leave.state)
     now = clock.now()
+    if leave.ends_at <= now:
+        raise ConflictError("leave_expired", "the leave's period is over; it can only be refused or cancelled")
     forward = decider == LeaveLevel.OFFICE and leave.level == LeaveLevel.BUREAU
     with transaction.atomic():
         if forward:

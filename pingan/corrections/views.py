@@ -36,6 +36,7 @@ def _leave_refusal(exc: DomainError) -> str:
         "in_past": _("A leave cannot start in the past."),
         "beyond_supervision": _("A leave cannot go beyond the end of supervision."),
         "leave_overlaps": _("There is another leave in this period."),
+        "leave_expired": _("The leave's period is over: it can only be refused or cancelled."),
         "illegal_transition": _("This action does not apply to the leave in its current state."),
         "bureau_approval_required": _("This leave is longer than the judicial office may approve: the justice bureau decides."),
         "required": _("Please fill in the required fields."),

@@ -154,6 +154,17 @@ def test_the_wrong_approver_is_refused(corr, heads) -> None:  # type: ignore[no-
     assert leave.state == LeaveState.PENDING
 
 
+def test_a_request_whose_period_is_over_cannot_be_approved(corr, heads) -> None:  # type: ignore[no-untyped-def]
+    subject = corr.taken_in()
+    leave = actions.request_leave(corr.officer_a, subject, leave_input(days=1))
+    corr.clock.advance(days=2)
+    with pytest.raises(ConflictError) as exc:
+        actions.approve_leave(heads["a"], leave)
+    assert exc.value.code == "leave_expired"
+    actions.refuse_leave(heads["a"], leave, note="已过期")
+    assert leave.state == LeaveState.REFUSED
+
+
 def test_refusal_needs_a_reason_and_ends_the_request(corr, heads) -> None:  # type: ignore[no-untyped-def]
     subject = corr.taken_in()
     leave = actions.request_leave(corr.officer_a, subject, leave_input(days=3))
