@@ -184,3 +184,13 @@ def test_the_gateway_door(corr, gateway, client) -> None:  # type: ignore[no-unt
     assert client.post(url, body, content_type="application/json",
                        HTTP_AUTHORIZATION=f"Bearer {officer_token}").status_code == 403
     assert len(carrier_fixes(subject)) == 2
+
+
+def test_a_phone_is_also_matched_through_the_person_registry(corr, gateway) -> None:  # type: ignore[no-untyped-def]
+    from tests.corrections.conftest import id_number
+
+    subject = corr.taken_in(person_input=account_actions.PersonInput(
+        name="李四", id_number=id_number(), phone="139 0000 4444", area_code="330503100201001"))
+    assert subject.phone != "+8613900004444"
+    result = actions.ingest_carrier(gateway[0], [row(*IN_GRID_A, phone="13900004444")])
+    assert (result.accepted, result.errors) == (1, []) and len(carrier_fixes(subject)) == 1
