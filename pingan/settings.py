@@ -307,5 +307,15 @@ PINGAN_DEMO_FEED = env.bool("PINGAN_DEMO_FEED", default=PINGAN_ENV == "demo")
 PINGAN_FOLLOWCODE_KEYS = env.list("PINGAN_FOLLOWCODE_KEYS", default=[])
 PINGAN_FOLLOWCODE_SECONDS = env.int("PINGAN_FOLLOWCODE_SECONDS", default=60)
 PINGAN_FOLLOWCODE_TYPED_PER_MINUTE = env.int("PINGAN_FOLLOWCODE_TYPED_PER_MINUTE", default=10)
+# Corrections, leave and boundary: leave the judicial office may approve (days), the longest leave (days), hours
+# after a leave's end before a subject who has not reported back is overdue; the share of a position's accuracy
+# circle outside the permitted area that counts as outside; the accuracy (m) under which a position is precise.
+PINGAN_CORRECTIONS_LEAVE_OFFICE_MAX_DAYS = env.int("PINGAN_CORRECTIONS_LEAVE_OFFICE_MAX_DAYS", default=7)
+PINGAN_CORRECTIONS_LEAVE_MAX_DAYS = env.int("PINGAN_CORRECTIONS_LEAVE_MAX_DAYS", default=30)
+PINGAN_CORRECTIONS_LEAVE_GRACE_HOURS = env.float("PINGAN_CORRECTIONS_LEAVE_GRACE_HOURS", default=12)
+PINGAN_CORRECTIONS_BOUNDARY_SHARE = env.float("PINGAN_CORRECTIONS_BOUNDARY_SHARE", default=0.5)
+PINGAN_CORRECTIONS_PRECISE_M = env.float("PINGAN_CORRECTIONS_PRECISE_M", default=100)
+# Corrections, carrier feed: rows per batch.
+PINGAN_CORRECTIONS_CARRIER_BATCH_MAX = env.int("PINGAN_CORRECTIONS_CARRIER_BATCH_MAX", default=5000)
 
 PINGAN_SITE_NAME = _("Pingan")

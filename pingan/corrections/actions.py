@@ -1191,3 +1191,400 @@ def subjects_due_for_intake_alert(now: dt.datetime) -> list[int]:
     return list(Subject.objects.filter(state=SubjectState.PENDING, intake_alerted_at__isnull=True,
                                        intake_due__lt=today).values_list("id", flat=True)[:500])
 
+
+
+# --- Leave and boundary (请假外出, 社区矫正法实施办法 art. 26–27) ------------------------------------
+
+import shapely  # noqa: E402
+
+from pingan.corrections.models import (  # noqa: E402
+    LIVE_LEAVE_STATES,
+    LeaveLevel,
+    LeaveRequest,
+    LeaveState,
+    LeaveStep,
+)
+from pingan.tracking import pipeline as tracking_pipeline  # noqa: E402
+from pingan.tracking.engine import Effect  # noqa: E402
+from pingan.tracking.geometry import shape_polygon_lonlat  # noqa: E402
+
+LEAVE_LATE_RULE = "leave_late_return"
+LEAVE_START_SLACK = dt.timedelta(minutes=5)   # a leave may be asked for "now"
+
+
+def leave_level(days: int) -> str:
+    """The approval level the rule asks for: up to PINGAN_CORRECTIONS_LEAVE_OFFICE_MAX_DAYS days the judicial
+    office, longer the county justice bureau."""
+    return LeaveLevel.OFFICE if days <= settings.PINGAN_CORRECTIONS_LEAVE_OFFICE_MAX_DAYS else LeaveLevel.BUREAU
+
+
+@dataclass
+class LeaveInput:
+    destination: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str
+    dest_lon: float | None = None
+    dest_lat: float | None = None
+    radius_km: float = 10.0
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)).astimezone(dt.UTC)
+
+
+def _clean_leave(subject: Subject, data: LeaveInput) -> dict[str, Any]:
+    destination = clean_text(data.destination, "destination", max_length=200)
+    reason = clean_text(data.reason, "reason", max_length=1000)
+    starts_at, ends_at = _aware(data.starts_at), _aware(data.ends_at)
+    now = clock.now()
+    if ends_at <= starts_at:
+        raise ValidationFailed("bad_range", "the leave ends after it starts", field="ends_at")
+    if starts_at < now - LEAVE_START_SLACK:
+        raise ValidationFailed("in_past", "a leave cannot start in the past", field="starts_at")
+    longest = int(settings.PINGAN_CORRECTIONS_LEAVE_MAX_DAYS)
+    if ends_at - starts_at > dt.timedelta(days=longest):
+        raise ValidationFailed("leave_too_long", f"a leave is at most {longest} days at a time", field="ends_at",
+                               max_days=longest)
+    if ends_at > day_end(subject.supervision_end):
+        raise ValidationFailed("beyond_supervision", "a leave cannot outlast the supervision", field="ends_at")
+    if (data.dest_lon is None) != (data.dest_lat is None):
+        raise ValidationFailed("invalid_destination", "give both dest_lon and dest_lat, or neither", field="dest_lon")
+    if data.dest_lon is not None:
+        positions.check_lonlat(data.dest_lon, data.dest_lat, None)  # type: ignore[arg-type]
+    radius = data.radius_km
+    if not isinstance(radius, int | float) or not math.isfinite(radius) or not 0.1 <= radius <= 200:
+        raise ValidationFailed("out_of_range", "the destination radius must be 0.1–200 km", field="radius_km")
+    return {"destination": destination, "reason": reason, "starts_at": starts_at, "ends_at": ends_at,
+            "dest_lon": data.dest_lon, "dest_lat": data.dest_lat, "radius_km": float(radius)}
+
+
+def _leave_step(leave: LeaveRequest, action: str, actor: Actor, *, note: str = "", level: str = "") -> LeaveStep:
+    return LeaveStep.objects.create(leave=leave, action=action, level=level, actor=_user(actor),
+                                    actor_name=_name(actor)[:150], at=clock.now(), note=note)
+
+
+def leave_approvers(leave: LeaveRequest, stage: str | None = None) -> list[User]:
+    """Who decides the leave at ``stage`` (default: its current one): at the judicial office its heads (the
+    bureau heads only when the office has none), at the bureau the heads of the justice bureau."""
+    subject = leave.subject
+    stage = stage or leave.stage or leave.level
+    bureau = holders(perms.APPROVE_LONG_LEAVE.code, subject)
+    if stage == LeaveLevel.BUREAU:
+        return bureau
+    office = [u for u in holders(perms.APPROVE_LEAVE.code, subject) if u not in bureau]
+    return office or bureau
+
+
+def _leave_text(template: str, leave: LeaveRequest) -> str:
+    return template.format(number=leave.subject.number, destination=leave.destination,
+                           start=_local(leave.starts_at), end=_local(leave.ends_at), days=leave.days)
+
+
+def request_leave(actor: Actor, subject: Subject, data: LeaveInput) -> LeaveRequest:
+    """A request to leave the permitted area: destination (text, optionally a point and a radius), dates and
+    reason, by the supervising officer or by the subject from their own login. At most
+    PINGAN_CORRECTIONS_LEAVE_MAX_DAYS days (``leave_too_long``); the level that approves follows from its length.
+    No two live leaves of one subject overlap (``leave_overlaps``)."""
+    _require(actor, perms.REQUEST_LEAVE.code, subject)
+    if subject.state != SubjectState.IN_CORRECTION:
+        raise ConflictError("illegal_transition", f"cannot ask leave for a subject who is {subject.state}",
+                            state=subject.state)
+    values = _clean_leave(subject, data)
+    now = clock.now()
+    with transaction.atomic():
+        Subject.objects.select_for_update().filter(pk=subject.pk).first()  # one request at a time per subject
+        if LeaveRequest.objects.filter(subject=subject, state__in=LIVE_LEAVE_STATES, starts_at__lt=values["ends_at"],
+                                       ends_at__gt=values["starts_at"]).exists():
+            raise ConflictError("leave_overlaps", "the subject has another leave in this period")
+        leave = LeaveRequest(subject=subject, state=LeaveState.PENDING, requested_by=_user(actor),
+                             requested_by_name=_name(actor)[:150], created_at=now, **values)
+        leave.level = leave_level(leave.days)
+        leave.stage = LeaveLevel.OFFICE
+        leave.save()
+        _leave_step(leave, "requested", actor, note=values["reason"][:500], level=leave.level)
+        audit.record(actor, "pingan.leave.requested", leave, changes={
+            "subject": subject.number, "destination": leave.destination, "starts_at": leave.starts_at.isoformat(),
+            "ends_at": leave.ends_at.isoformat(), "days": leave.days, "level": leave.level})
+    text = _leave_text(_("Leave request of subject {number}: {destination}, {start} – {end} ({days} days)"), leave)
+    officer = [] if _user(actor) is not None and actor.pk == subject.officer_id else [subject.officer]
+    _later("corrections.leave_requested", text, [*officer, *leave_approvers(leave)])
+    return leave
+
+
+def _leave_decider(actor: Actor, leave: LeaveRequest) -> str:
+    """The level at which ``actor`` may decide this pending leave: ``bureau`` (decides any leave), ``office``
+    (decides leave up to the office's limit, and forwards longer leave to the bureau)."""
+    if _system(actor):
+        return LeaveLevel.BUREAU
+    subject = leave.subject
+    long_ok = policy.can(actor, perms.APPROVE_LONG_LEAVE.code, subject)
+    short_ok = policy.can(actor, perms.APPROVE_LEAVE.code, subject)
+    if not long_ok and not short_ok:
+        _require(actor, perms.APPROVE_LEAVE.code, subject)  # 404 when the subject is hidden, else 403
+    if long_ok:
+        return LeaveLevel.BUREAU
+    if leave.stage == LeaveLevel.BUREAU:
+        raise PermissionDeniedError("bureau_approval_required", "the leave is with the county justice bureau",
+                                    level=leave.level)
+    return LeaveLevel.OFFICE
+
+
+def _pending(leave: LeaveRequest, action: str, **values: Any) -> None:
+    if not LeaveRequest.objects.filter(pk=leave.pk, state=LeaveState.PENDING, stage=leave.stage).update(**values):
+        current = LeaveRequest.objects.filter(pk=leave.pk).values_list("state", flat=True).first()
+        raise ConflictError("illegal_transition", f"cannot {action} a leave that is {current}", state=current)
+    for name, value in values.items():
+        setattr(leave, name, value)
+
+
+def approve_leave(actor: Actor, leave: LeaveRequest, *, note: str = "") -> LeaveRequest:
+    """Approve a pending leave at the actor's level. A leave the judicial office may approve is approved by its
+    head (or a bureau head); a longer one approved by the office's head is forwarded to the bureau (``stage``
+    becomes ``bureau``) and approved there. An approved leave whose start has come starts at once."""
+    decider = _leave_decider(actor, leave)
+    note = clean_text(note, "note", max_length=500, required=False)
+    if leave.state != LeaveState.PENDING:
+        raise ConflictError("illegal_transition", f"cannot approve a leave that is {leave.state}", state=leave.state)
+    now = clock.now()
+    if leave.ends_at <= now:
+        raise ConflictError("leave_expired", "the leave's period is over; it can only be refused or cancelled")
+    forward = decider == LeaveLevel.OFFICE and leave.level == LeaveLevel.BUREAU
+    with transaction.atomic():
+        if forward:
+            _pending(leave, "forward", stage=LeaveLevel.BUREAU)
+            _leave_step(leave, "forwarded", actor, note=note, level=LeaveLevel.OFFICE)
+            audit.record(actor, "pingan.leave.forwarded", leave, changes={"subject": leave.subject.number,
+                                                                          "stage": [LeaveLevel.OFFICE, LeaveLevel.BUREAU]})
+        else:
+            _pending(leave, "approve", state=LeaveState.APPROVED, stage="", approver=_user(actor), decided_at=now)
+            _leave_step(leave, "approved", actor, note=note, level=decider)
+            audit.record(actor, "pingan.leave.approved", leave, changes={
+                "subject": leave.subject.number, "state": [LeaveState.PENDING, LeaveState.APPROVED], "level": decider})
+            if leave.starts_at <= now:
+                _start_leave(leave, now)
+    subject = leave.subject
+    if forward:
+        _later("corrections.leave_forwarded", _leave_text(_(
+            "Leave of subject {number} ({days} days, {destination}) awaits the justice bureau's approval"), leave),
+            [subject.officer, *leave_approvers(leave, LeaveLevel.BUREAU)])
+    else:
+        _later("corrections.leave_approved", _leave_text(_(
+            "Leave of subject {number} approved: {destination}, {start} – {end}"), leave),
+            [subject.officer, subject.user, leave.requested_by])
+    return leave
+
+
+def refuse_leave(actor: Actor, leave: LeaveRequest, *, note: str) -> LeaveRequest:
+    """Refuse a pending leave, with the reason (the office head at the office stage, the bureau at any)."""
+    decider = _leave_decider(actor, leave)
+    note = clean_text(note, "note", max_length=500)
+    if leave.state != LeaveState.PENDING:
+        raise ConflictError("illegal_transition", f"cannot refuse a leave that is {leave.state}", state=leave.state)
+    with transaction.atomic():
+        _pending(leave, "refuse", state=LeaveState.REFUSED, stage="", approver=_user(actor), decided_at=clock.now())
+        _leave_step(leave, "refused", actor, note=note, level=decider)
+        audit.record(actor, "pingan.leave.refused", leave, changes={
+            "subject": leave.subject.number, "state": [LeaveState.PENDING, LeaveState.REFUSED], "note": note[:200]})
+    subject = leave.subject
+    _later("corrections.leave_refused", _leave_text(_("Leave of subject {number} refused: {destination}"), leave),
+           [subject.officer, subject.user, leave.requested_by])
+    return leave
+
+
+def cancel_leave(actor: Actor, leave: LeaveRequest, *, note: str = "") -> LeaveRequest:
+    """Withdraw a leave before it starts (pending or approved), by the officer or the subject."""
+    subject = leave.subject
+    _require(actor, perms.REQUEST_LEAVE.code, subject)
+    note = clean_text(note, "note", max_length=500, required=False)
+    before = leave.state
+    with transaction.atomic():
+        if before not in (LeaveState.PENDING, LeaveState.APPROVED) or not LeaveRequest.objects.filter(
+                pk=leave.pk, state=before, started_at__isnull=True).update(state=LeaveState.CANCELLED, stage=""):
+            current = LeaveRequest.objects.filter(pk=leave.pk).values_list("state", flat=True).first()
+            raise ConflictError("illegal_transition", f"cannot cancel a leave that is {current}", state=current)
+        leave.state, leave.stage = LeaveState.CANCELLED, ""
+        _leave_step(leave, "cancelled", actor, note=note)
+        audit.record(actor, "pingan.leave.cancelled", leave, changes={"subject": subject.number,
+                                                                      "state": [before, LeaveState.CANCELLED]})
+    waiting = leave_approvers(leave) if before == LeaveState.PENDING else ([leave.approver] if leave.approver else [])
+    _later("corrections.leave_cancelled", _leave_text(_("Leave of subject {number} cancelled: {destination}"), leave),
+           [subject.officer, *waiting])
+    return leave
+
+
+def report_return(actor: Actor, leave: LeaveRequest, *, note: str = "") -> LeaveRequest:
+    """销假: the subject reported back to the judicial office (recorded by the officer). The boundary rule applies
+    again at once; a return after the overdue alert is recorded as such (the alert stays for its handling)."""
+    subject = leave.subject
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    note = clean_text(note, "note", max_length=500, required=False)
+    before = leave.state
+    now = clock.now()
+    with transaction.atomic():
+        if before not in (LeaveState.ON_LEAVE, LeaveState.OVERDUE) or not LeaveRequest.objects.filter(
+                pk=leave.pk, state=before).update(state=LeaveState.RETURNED, returned_at=now):
+            current = LeaveRequest.objects.filter(pk=leave.pk).values_list("state", flat=True).first()
+            raise ConflictError("illegal_transition", f"cannot report the return of a leave that is {current}",
+                                state=current)
+        leave.state, leave.returned_at = LeaveState.RETURNED, now
+        _restore_boundary(leave)
+        _leave_step(leave, "returned", actor, note=note)
+        audit.record(actor, "pingan.leave.returned", leave, changes={
+            "subject": subject.number, "state": [before, LeaveState.RETURNED], "late": before == LeaveState.OVERDUE})
+    _later("corrections.leave_returned", _leave_text(_("Subject {number} has reported back from leave ({destination})"),
+                                                     leave), [leave.approver])
+    return leave
+
+
+# the boundary during a leave ------------------------------------------------------------------------
+
+
+def _leave_rings(subject: Subject, leave: LeaveRequest) -> list[list[list[float]]]:
+    """The area allowed during the leave: the convex hull of the permitted area and the destination circle, so
+    that the way there and back is inside too."""
+    county = subject.permitted_area.geometry
+    circle = shape_polygon_lonlat("circle", [leave.dest_lon, leave.dest_lat], radius_m=leave.radius_km * 1000)
+    hull = shapely.convex_hull(shapely.union(county, circle))
+    return [[[x, y] for x, y in hull.exterior.coords]]
+
+
+def _start_leave(leave: LeaveRequest, now: dt.datetime) -> bool:
+    """An approved leave's start has come: the subject leaves the permitted-area zone and, with a destination
+    point, joins an inclusion zone of its own for the leave (permitted area and destination)."""
+    if not LeaveRequest.objects.filter(pk=leave.pk, state=LeaveState.APPROVED, started_at__isnull=True).update(
+            state=LeaveState.ON_LEAVE, started_at=now):
+        return False
+    leave.state, leave.started_at = LeaveState.ON_LEAVE, now
+    subject = leave.subject
+    if leave.ends_at > now and subject.is_open:
+        target = Target.objects.get(pk=subject.target_id)
+        zone = Zone.objects.select_for_update().get(pk=_permitted_zone(subject.permitted_area).pk)
+        tracking_actions.set_zone_members(SYSTEM, zone, targets=[t for t in zone.targets.all() if t.pk != target.pk])
+        allowed = None
+        if leave.dest_lon is not None:
+            allowed = tracking_actions.create_zone(SYSTEM, name=f"leave {leave.pk}", kind="inclusion", shape="polygon",
+                                                   coords=_leave_rings(subject, leave), area=subject.permitted_area,
+                                                   owner="corrections", targets=[target])
+        LeaveRequest.objects.filter(pk=leave.pk).update(suspended=True, zone=allowed)
+        leave.suspended, leave.zone = True, allowed
+    _leave_step(leave, "started", "system")
+    audit.record("system", "pingan.leave.started", leave, changes={
+        "subject": subject.number, "state": [LeaveState.APPROVED, LeaveState.ON_LEAVE], "suspended": leave.suspended})
+    return True
+
+
+def _restore_boundary(leave: LeaveRequest) -> None:
+    """The boundary rule applies again: the leave's zone goes, the subject rejoins the permitted-area zone."""
+    if not LeaveRequest.objects.filter(pk=leave.pk, suspended=True).update(suspended=False):
+        return
+    leave.suspended = False
+    if leave.zone_id is not None:
+        tracking_actions.deactivate_zone(SYSTEM, Zone.objects.get(pk=leave.zone_id))
+    subject = Subject.objects.select_related("permitted_area", "target").get(pk=leave.subject_id)
+    if subject.is_open:
+        _join_permitted_zone(subject)
+
+
+def start_leave(leave_id: int, now: dt.datetime) -> bool:
+    """The job: an approved leave whose start has come (once)."""
+    with transaction.atomic():
+        leave = LeaveRequest.objects.select_related("subject", "subject__permitted_area").filter(
+            pk=leave_id, state=LeaveState.APPROVED, starts_at__lte=now).first()
+        return leave is not None and _start_leave(leave, now)
+
+
+def end_leave_window(leave_id: int, now: dt.datetime) -> bool:
+    """The job: the leave's end has come, the boundary rule applies again (whether or not the subject has
+    reported back)."""
+    with transaction.atomic():
+        leave = LeaveRequest.objects.select_related("subject").filter(pk=leave_id, suspended=True,
+                                                                      ends_at__lte=now).first()
+        if leave is None:
+            return False
+        _restore_boundary(leave)
+        if not leave.suspended:
+            _leave_step(leave, "ended", "system")
+            audit.record("system", "pingan.leave.ended", leave, changes={"subject": leave.subject.number,
+                                                                         "suspended": [True, False]})
+    return True
+
+
+def mark_leave_overdue(leave_id: int, now: dt.datetime) -> bool:
+    """The job: past the end plus PINGAN_CORRECTIONS_LEAVE_GRACE_HOURS without 销假 — the leave is overdue and a
+    ``leave_late_return`` alert is raised, once."""
+    grace = dt.timedelta(hours=float(settings.PINGAN_CORRECTIONS_LEAVE_GRACE_HOURS))
+    with transaction.atomic():
+        leave = LeaveRequest.objects.select_related("subject", "subject__officer").filter(
+            pk=leave_id, state=LeaveState.ON_LEAVE, overdue_at__isnull=True, ends_at__lte=now - grace,
+            subject__state=SubjectState.IN_CORRECTION).first()  # a released subject is not overdue
+        if leave is None or not LeaveRequest.objects.filter(pk=leave.pk, state=LeaveState.ON_LEAVE,
+                                                            overdue_at__isnull=True).update(
+                state=LeaveState.OVERDUE, overdue_at=now):
+            return False
+        leave.state, leave.overdue_at = LeaveState.OVERDUE, now
+        _restore_boundary(leave)
+        subject = leave.subject
+        tracking_pipeline.apply_effects([Effect("raise", subject.target_id, LEAVE_LATE_RULE, None, now.timestamp(),
+                                                severity="alarm", detail={"leave": leave.pk, "reason": "late_return",
+                                                                          "ends_at": leave.ends_at.isoformat()})], now)
+        _leave_step(leave, "overdue", "system")
+        audit.record("system", "pingan.leave.overdue", leave, changes={
+            "subject": subject.number, "state": [LeaveState.ON_LEAVE, LeaveState.OVERDUE],
+            "ends_at": leave.ends_at.isoformat()})
+        _later("corrections.leave_overdue", _leave_text(_(
+            "Subject {number} has not reported back from leave ({destination}); it ended {end}"), leave),
+            [subject.officer, leave.approver])
+    return True
+
+
+def leave_in_force(subject: Subject, at: dt.datetime) -> LeaveRequest | None:
+    """The approved leave whose window contains ``at`` (started or about to be started by the job)."""
+    return LeaveRequest.objects.filter(subject=subject, state__in=(LeaveState.APPROVED, LeaveState.ON_LEAVE),
+                                       starts_at__lte=at, ends_at__gt=at).order_by("starts_at").first()
+
+
+# --- Carrier feed -----------------------------------------------------------------------------------
+
+from pingan.corrections import carrier  # noqa: E402
+
+
+@dataclass
+class CarrierResult:
+    accepted: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def rejected(self) -> int:
+        return len(self.errors)
+
+
+def ingest_carrier(actor: Actor, rows: Sequence[Any], *, feed: carrier.CarrierFeed | None = None) -> CarrierResult:
+    """A batch from a carrier's gateway: each row on its own is turned into a position by the feed (default
+    the JSON gateway's format), its phone matched to a subject in correction, and stored as a position of the
+    subject's target (source ``carrier``, fix type ``cell``; the screening checks run on it). A bad row comes back
+    with its index, code and message; good rows are kept. A phone that matches no subject in correction answers
+    ``unknown_phone`` whoever else it may belong to."""
+    if not _system(actor):
+        policy.require(actor, perms.INGEST_CARRIER.code)
+    feed = feed or carrier.GatewayFeed()
+    limit = int(settings.PINGAN_CORRECTIONS_CARRIER_BATCH_MAX)
+    if len(rows) > limit:
+        raise ValidationFailed("too_many_rows", f"at most {limit} rows per batch", limit=limit)
+    result = CarrierResult()
+    for index, raw in enumerate(rows):
+        try:
+            row = feed.parse(raw)
+            subject = carrier.subject_for_phone(row.phone)
+            with transaction.atomic():
+                positions.record(subject.target, source="carrier", fix_type="cell", lon=row.lon, lat=row.lat,
+                                 accuracy_m=row.accuracy_m, at=row.t)
+            result.accepted += 1
+        except carrier.RowProblem as exc:
+            result.errors.append({"index": index, "code": exc.code, "message": exc.message})
+        except ValidationFailed as exc:
+            result.errors.append({"index": index, "code": exc.code, "message": exc.message})
+    audit.record(actor, "pingan.carrier.ingested", None, object_type="corrections.carrier", object_id=feed.name,
+                 changes={"accepted": result.accepted, "rejected": result.rejected,
+                          "codes": sorted({e["code"] for e in result.errors})})
+    return result

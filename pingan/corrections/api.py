@@ -313,3 +313,110 @@ def my_check_in(request: HttpRequest, body: CheckInIn) -> Any:
     row = actions.check_in(request.user, lon=body.lon, lat=body.lat, accuracy_m=body.accuracy_m)
     return {"id": row.pk, "at": row.at, "day": row.day, "fix_id": row.fix_id}
 
+
+
+# -- Leave and boundary (请假外出) ---------------------------------------------------------------------
+
+from pingan.corrections.schemas import CarrierOut, LeaveIn, LeaveNoteIn, LeaveOut  # noqa: E402
+
+
+def _own_or_visible(request: HttpRequest, subject_id: int) -> Subject:
+    """The subject for the justice roles that see it, and for the subject's own login (404 otherwise)."""
+    return queries.subject(request.user, subject_id, perms.REQUEST_LEAVE.code)
+
+
+@router.get("/subjects/{subject_id}/leave", response={200: list[LeaveOut], 404: ErrorOut})
+def list_correction_leaves(request: HttpRequest, subject_id: int) -> Any:
+    """The subject's leave requests, newest first, with their steps."""
+    return [presenters.leave_row(x, request.user) for x in queries.leaves(_own_or_visible(request, subject_id))]
+
+
+@router.post("/subjects/{subject_id}/leave", response={201: LeaveOut, **ERRORS})
+def request_correction_leave(request: HttpRequest, subject_id: int, body: LeaveIn) -> Any:
+    """A leave request (by the officer, or the subject's own login): at most 30 days; up to 7 days the judicial
+    office approves, longer the county justice bureau (``level``)."""
+    leave = actions.request_leave(request.user, _own_or_visible(request, subject_id), actions.LeaveInput(
+        destination=body.destination, starts_at=body.starts_at, ends_at=body.ends_at, reason=body.reason,
+        dest_lon=body.dest_lon, dest_lat=body.dest_lat, radius_km=body.radius_km))
+    return Status(201, presenters.leave_row(queries.leave(request.user, leave.pk), request.user))
+
+
+@router.get("/leave", response={200: list[LeaveOut], 403: ErrorOut})
+def list_correction_leave(request: HttpRequest, state: str = "pending", decide: bool = False) -> Any:
+    """Leaves of the subjects the caller sees (default: the pending ones); ``decide=true``: only those the caller
+    may approve or refuse now (the approver's queue)."""
+    user = request.user
+    if not any(policy.has_perm(user, code) for code in (perms.VIEW_SUBJECT.code, perms.APPROVE_LEAVE.code,
+                                                         perms.APPROVE_LONG_LEAVE.code)):
+        policy.require(user, perms.APPROVE_LEAVE.code)
+    rows = queries.leaves_to_decide(user) if decide else queries.visible_leaves(user, state=state)
+    return [presenters.leave_row(x, user) for x in rows[:500]]
+
+
+def _leave_out(request: HttpRequest, leave_id: int) -> dict[str, Any]:
+    return presenters.leave_row(queries.leave(request.user, leave_id), request.user)
+
+
+@router.post("/leave/{leave_id}/approve", response={200: LeaveOut, **ERRORS})
+def approve_correction_leave(request: HttpRequest, leave_id: int, body: LeaveNoteIn | None = None) -> Any:
+    """Approve at the caller's level (a judicial office's head forwards a longer leave to the bureau)."""
+    actions.approve_leave(request.user, queries.leave(request.user, leave_id), note=(body or LeaveNoteIn()).note)
+    return _leave_out(request, leave_id)
+
+
+@router.post("/leave/{leave_id}/refuse", response={200: LeaveOut, **ERRORS})
+def refuse_correction_leave(request: HttpRequest, leave_id: int, body: LeaveNoteIn) -> Any:
+    """Refuse, with the reason."""
+    actions.refuse_leave(request.user, queries.leave(request.user, leave_id), note=body.note)
+    return _leave_out(request, leave_id)
+
+
+@router.post("/leave/{leave_id}/cancel", response={200: LeaveOut, **ERRORS})
+def cancel_correction_leave(request: HttpRequest, leave_id: int, body: LeaveNoteIn | None = None) -> Any:
+    """Withdraw before the start (the officer or the subject)."""
+    actions.cancel_leave(request.user, queries.leave(request.user, leave_id), note=(body or LeaveNoteIn()).note)
+    return _leave_out(request, leave_id)
+
+
+@router.post("/leave/{leave_id}/return", response={200: LeaveOut, **ERRORS})
+def return_correction_leave(request: HttpRequest, leave_id: int, body: LeaveNoteIn | None = None) -> Any:
+    """销假: the subject reported back (recorded by the officer)."""
+    actions.report_return(request.user, queries.leave(request.user, leave_id), note=(body or LeaveNoteIn()).note)
+    return _leave_out(request, leave_id)
+
+
+# -- Carrier feed ----------------------------------------------------------------------------------------
+
+
+def _gateway(request: HttpRequest) -> Any:
+    """A carrier gateway's API token (``Authorization: Bearer …``) whose user holds ``corrections.ingest_carrier``;
+    a browser session is not accepted, so no page can be made to send positions."""
+    from pingan.api import TokenAuth
+    from pingan.core.errors import PermissionDeniedError
+
+    header = request.headers.get("Authorization", "")
+    user = TokenAuth()(request) if header.startswith("Bearer ") else None
+    if user is None or not getattr(user, "is_authenticated", False):
+        raise PermissionDeniedError("unauthenticated", "send 'Authorization: Bearer <gateway token>'")
+    policy.require(user, perms.INGEST_CARRIER.code)
+    return user
+
+
+@router.post("/carrier/positions", auth=None, response={200: CarrierOut, 400: ErrorOut, 403: ErrorOut, 422: ErrorOut})
+def post_carrier_positions(request: HttpRequest) -> Any:
+    """A batch of carrier cell positions, a JSON array (or ``{"rows": [...]}``) of
+    ``{"phone", "t", "lon", "lat", "accuracy_m", "crs"?}``. Each row is taken on its own: good rows are stored as
+    positions of the subject (source ``carrier``), bad ones come back with their index, code and message; a phone
+    of no subject in correction is ``unknown_phone``."""
+    import json
+
+    user = _gateway(request)
+    try:
+        body = json.loads(request.body or b"null")
+    except ValueError:
+        raise ValidationFailed("malformed", "the body must be JSON") from None
+    rows = body.get("rows") if isinstance(body, dict) else body
+    if not isinstance(rows, list):
+        raise ValidationFailed("malformed", "send a JSON array of rows, or {\"rows\": [...]}")
+    result = actions.ingest_carrier(user, rows)
+    return {"accepted": result.accepted, "rejected": result.rejected, "errors": result.errors}

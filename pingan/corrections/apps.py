@@ -10,4 +10,8 @@ class CorrectionsConfig(AppConfig):
     verbose_name = _("Community corrections")
 
     def ready(self) -> None:
-        from pingan.corrections import jobs, scopes  # noqa: F401  (register jobs, scopes, permissions)
+        from pingan.corrections import (  # noqa: F401  (register jobs, scopes, permissions)
+            boundary,  # noqa: F401  (leave and boundary: the screening check, rule labels)
+            jobs,
+            scopes,
+        )

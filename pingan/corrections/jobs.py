@@ -73,3 +73,29 @@ def _safely(step, *args) -> bool:  # type: ignore[no-untyped-def]
     except Exception:
         log.exception("%s%r failed", step.__name__, args)
         return False
+
+
+# Leave and boundary ------------------------------------------------------------------------------
+
+from django.conf import settings  # noqa: E402
+
+from pingan.corrections.models import LeaveRequest, LeaveState  # noqa: E402
+
+
+@periodic("corrections.leave", every=dt.timedelta(minutes=1))
+def leave(now: dt.datetime) -> dict[str, int]:
+    """Approved leaves whose start has come: the boundary rule is suspended for the subject (and the destination
+    allowed); leaves whose end has come: it applies again; leaves past the end plus the grace hours without the
+    subject reporting back: overdue, and a ``leave_late_return`` alert, once."""
+    counts = {"started": 0, "ended": 0, "overdue": 0}
+    for leave_id in list(LeaveRequest.objects.filter(state=LeaveState.APPROVED, starts_at__lte=now)
+                         .values_list("id", flat=True)[:BATCH]):
+        counts["started"] += _safely(actions.start_leave, leave_id, now)
+    for leave_id in list(LeaveRequest.objects.filter(suspended=True, ends_at__lte=now).values_list("id", flat=True)[:BATCH]):
+        counts["ended"] += _safely(actions.end_leave_window, leave_id, now)
+    grace = dt.timedelta(hours=float(settings.PINGAN_CORRECTIONS_LEAVE_GRACE_HOURS))
+    for leave_id in list(LeaveRequest.objects.filter(state=LeaveState.ON_LEAVE, overdue_at__isnull=True,
+                                                     ends_at__lte=now - grace, subject__state="in_correction")
+                         .values_list("id", flat=True)[:BATCH]):
+        counts["overdue"] += _safely(actions.mark_leave_overdue, leave_id, now)
+    return counts

@@ -416,3 +416,97 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_id} {self.at:%Y-%m-%d %H:%M}"
+
+
+# Leave and boundary ------------------------------------------------------------------------------
+
+
+class LeaveState(models.TextChoices):
+    PENDING = "pending", _("awaiting approval")
+    APPROVED = "approved", _("approved")
+    REFUSED = "refused", _("refused")
+    CANCELLED = "cancelled", _("cancelled")
+    ON_LEAVE = "on_leave", _("on leave")
+    RETURNED = "returned", _("returned")
+    OVERDUE = "overdue", _("not back in time")
+
+
+#: leave states that hold a window of the subject's calendar (no other leave may overlap them)
+LIVE_LEAVE_STATES = (LeaveState.PENDING, LeaveState.APPROVED, LeaveState.ON_LEAVE, LeaveState.OVERDUE)
+#: states in which an approved leave is in force between its start and its end
+IN_FORCE_LEAVE_STATES = (LeaveState.APPROVED, LeaveState.ON_LEAVE)
+
+
+class LeaveLevel(models.TextChoices):
+    """Who approves (社区矫正法实施办法 art. 26): up to seven days the judicial office, when the county bureau
+    delegates it; longer the county justice bureau."""
+
+    OFFICE = "office", _("judicial office")
+    BUREAU = "bureau", _("county justice bureau")
+
+
+class LeaveRequest(models.Model):
+    """A request to leave the permitted area (请假外出): destination, dates, reason; approved by the level the
+    rule asks for. While an approved leave is in force the boundary rule is suspended for the subject and the
+    destination is allowed; the subject reports back (销假) at the end, or is overdue."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="leaves")
+    destination = models.CharField(_("destination"), max_length=200)
+    dest_lon = models.FloatField(_("destination longitude"), null=True, blank=True)
+    dest_lat = models.FloatField(_("destination latitude"), null=True, blank=True)
+    radius_km = models.FloatField(_("radius (km)"), default=10)
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"), db_index=True)
+    reason = models.TextField(_("reason"))
+    state = models.CharField(_("state"), max_length=10, choices=LeaveState.choices, default=LeaveState.PENDING,
+                             db_index=True)
+    level = models.CharField(_("approval level"), max_length=8, choices=LeaveLevel.choices)
+    stage = models.CharField(_("awaiting"), max_length=8, choices=LeaveLevel.choices, blank=True,
+                             help_text="who decides next while pending")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+", verbose_name=_("requested by"))
+    requested_by_name = models.CharField(max_length=150, blank=True)
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+", verbose_name=_("approved or refused by"))
+    decided_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    suspended = models.BooleanField(default=False, help_text="the boundary rule is suspended for this leave now")
+    zone = models.ForeignKey("tracking.Zone", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             help_text="the inclusion zone allowed during the leave (permitted area and destination)")
+    returned_at = models.DateTimeField(_("reported back at"), null=True, blank=True)
+    overdue_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("leave request")
+        verbose_name_plural = _("leave requests")
+        ordering = ["-starts_at", "-id"]
+        indexes = [models.Index(fields=["subject", "state"], name="corrections_leave_state")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.destination[:30]} {self.starts_at:%Y-%m-%d}–{self.ends_at:%Y-%m-%d}"
+
+    @property
+    def days(self) -> int:
+        """Days the leave asks for: the duration rounded up to whole days."""
+        seconds = (self.ends_at - self.starts_at).total_seconds()
+        return max(1, -int(-seconds // 86400))
+
+
+class LeaveStep(models.Model):
+    """One step of a leave: requested, forwarded (the judicial office to the bureau), approved, refused,
+    cancelled, started, ended (the window is over), returned, overdue."""
+
+    leave = models.ForeignKey(LeaveRequest, on_delete=models.CASCADE, related_name="steps")
+    action = models.CharField(max_length=12)
+    level = models.CharField(max_length=8, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_name = models.CharField(max_length=150, blank=True)
+    at = models.DateTimeField()
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.leave_id} {self.action}"

@@ -38,3 +38,42 @@ GRANTS: dict[str, list[str]] = {
     HEAD_ROLE[0]: list(HEAD_ROLE[4]),
 }
 grant_by_default(GRANTS)
+
+
+# Leave and boundary ------------------------------------------------------------------------------
+# 社区矫正法实施办法 art. 26: leave of up to seven days may be approved by the judicial office (司法所) when the
+# county bureau delegates it, longer leave by the county justice bureau; at most one month at a time.
+
+REQUEST_LEAVE = register("corrections.request_leave",
+                         _("Request leave for a correction subject (the officer, or the subject from their own login)"))
+APPROVE_LEAVE = register("corrections.approve_leave",
+                         _("Approve or refuse a correction subject's leave of up to seven days (judicial office)"))
+APPROVE_LONG_LEAVE = register("corrections.approve_long_leave",
+                              _("Approve or refuse a correction subject's leave of more than seven days (justice bureau)"))
+
+# Carrier feed ------------------------------------------------------------------------------------
+
+INGEST_CARRIER = register("corrections.ingest_carrier", _("Send carrier-network positions of correction subjects"),
+                          scoped=False)
+
+LEAVE_ALL = [p.code for p in (REQUEST_LEAVE, APPROVE_LEAVE, APPROVE_LONG_LEAVE, INGEST_CARRIER)]
+RL, AL, ALL_LONG, IC = LEAVE_ALL
+
+#: roles migration 0004 creates: the head of a judicial office (approves leave of up to seven days for the
+#: subjects of their office) and a carrier's gateway account (sends cell positions, nothing else)
+LEAVE_ROLES = [
+    ("judicial_office_head", "司法所所长", "Head of a judicial office", "organisation",
+     [accounts_permissions.VIEW_AREA.code, accounts_permissions.VIEW_ORGANISATION.code,
+      accounts_permissions.VIEW_STAFF.code, VS, AL],
+     "Approves leave of up to seven days for the subjects of their judicial office"),
+    ("carrier_gateway", "运营商网关", "Carrier gateway", "district", [IC],
+     "A carrier's gateway: sends cell positions of correction subjects, sees nothing"),
+]
+
+LEAVE_GRANTS: dict[str, list[str]] = {
+    "correction_officer": [RL],
+    "correction_subject": [RL],
+    HEAD_ROLE[0]: [AL, ALL_LONG],
+    **{role[0]: list(role[4]) for role in LEAVE_ROLES},
+}
+grant_by_default(LEAVE_GRANTS)

@@ -89,3 +89,42 @@ def scan_out(out: actions.ScanOut) -> dict[str, Any]:
             "repeat": out.repeat, "scan_id": out.scan_id, "at": out.at, "reasons": out.reasons,
             "subject": {"id": subject.pk, "number": subject.number, "name": personal.mask_name(subject.person.name)}
             if subject is not None else None}
+
+
+# Leave and boundary ------------------------------------------------------------------------------
+
+from pingan.corrections.models import LeaveLevel, LeaveRequest, LeaveState  # noqa: E402
+
+
+def leave_actions(leave: LeaveRequest, user: Any) -> list[str]:
+    """What the caller may do with the leave now (the actions check again)."""
+    subject = leave.subject
+    can: list[str] = []
+    if leave.state == LeaveState.PENDING:
+        long_ok = policy.can(user, perms.APPROVE_LONG_LEAVE.code, subject)
+        if long_ok or (leave.stage == LeaveLevel.OFFICE and policy.can(user, perms.APPROVE_LEAVE.code, subject)):
+            can += ["approve", "refuse"]
+    if leave.state in (LeaveState.PENDING, LeaveState.APPROVED) and leave.started_at is None \
+            and policy.can(user, perms.REQUEST_LEAVE.code, subject):
+        can.append("cancel")
+    if leave.state in (LeaveState.ON_LEAVE, LeaveState.OVERDUE) and policy.can(user, perms.MANAGE_SUBJECT.code, subject):
+        can.append("return")
+    return can
+
+
+def leave_row(leave: LeaveRequest, user: Any) -> dict[str, Any]:
+    s = leave.subject
+    return {
+        "id": leave.pk, "subject_id": s.pk, "subject_number": s.number, "subject_name": personal.mask_name(s.person.name),
+        "judicial_office": s.judicial_office.name, "officer": s.officer.username,
+        "destination": leave.destination, "dest_lon": leave.dest_lon, "dest_lat": leave.dest_lat,
+        "radius_km": leave.radius_km, "starts_at": leave.starts_at, "ends_at": leave.ends_at, "days": leave.days,
+        "reason": leave.reason, "state": leave.state, "state_label": str(LeaveState(leave.state).label),
+        "level": leave.level, "level_label": str(LeaveLevel(leave.level).label), "stage": leave.stage,
+        "requested_by": leave.requested_by_name, "approver": leave.approver.username if leave.approver else None,
+        "decided_at": leave.decided_at, "started_at": leave.started_at, "returned_at": leave.returned_at,
+        "overdue_at": leave.overdue_at, "suspended": leave.suspended,
+        "steps": [{"action": st.action, "level": st.level, "by": st.actor_name, "at": st.at, "note": st.note}
+                  for st in leave.steps.all()],
+        "can": leave_actions(leave, user),
+    }

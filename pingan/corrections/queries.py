@@ -62,3 +62,49 @@ def authorisation(user: Any, authorisation_id: int) -> MonitoringAuthorisation:
 
 def scans(subject: Subject) -> QuerySet[Scan]:
     return Scan.objects.filter(subject=subject).select_related("scanner")
+
+
+# Leave and boundary ------------------------------------------------------------------------------
+
+from django.db.models import Q  # noqa: E402
+
+from pingan.corrections.models import LeaveLevel, LeaveRequest, LeaveState  # noqa: E402
+
+LEAVE_RELATED = ("subject", "subject__person", "subject__officer", "subject__judicial_office", "requested_by", "approver")
+
+
+def leaves(subject: Subject) -> QuerySet[LeaveRequest]:
+    return LeaveRequest.objects.filter(subject=subject).select_related(*LEAVE_RELATED).prefetch_related("steps")
+
+
+def visible_leaves(user: Any, *, state: str = "") -> QuerySet[LeaveRequest]:
+    """Leaves of the subjects the caller sees, or may decide leave for."""
+    seen = policy.restrict(user, perms.VIEW_SUBJECT.code, Subject.objects.all()).values("pk")
+    decided = policy.restrict(user, perms.APPROVE_LEAVE.code, Subject.objects.all()).values("pk")
+    qs = LeaveRequest.objects.filter(Q(subject__in=seen) | Q(subject__in=decided)).select_related(*LEAVE_RELATED)
+    if state:
+        qs = qs.filter(state__in=[s for s in state.split(",") if s])
+    return qs.prefetch_related("steps").order_by("starts_at", "id")
+
+
+def leaves_to_decide(user: Any) -> QuerySet[LeaveRequest]:
+    """Pending leaves the caller may decide now: any stage for a head of the justice bureau, the judicial
+    office's stage for a head of a judicial office."""
+    long_subjects = policy.restrict(user, perms.APPROVE_LONG_LEAVE.code, Subject.objects.all()).values("pk")
+    short_subjects = policy.restrict(user, perms.APPROVE_LEAVE.code, Subject.objects.all()).values("pk")
+    pending = LeaveRequest.objects.filter(state=LeaveState.PENDING)
+    ids = set(pending.filter(subject__in=long_subjects).values_list("pk", flat=True)) | set(
+        pending.filter(subject__in=short_subjects, stage=LeaveLevel.OFFICE).values_list("pk", flat=True))
+    return (LeaveRequest.objects.filter(pk__in=ids).select_related(*LEAVE_RELATED).prefetch_related("steps")
+            .order_by("starts_at", "id"))
+
+
+def leave(user: Any, leave_id: int) -> LeaveRequest:
+    """A leave the caller may see: through its subject (the justice roles, the subject's own login), or as an
+    approver of the subject; 404 otherwise."""
+    found = LeaveRequest.objects.select_related(*LEAVE_RELATED, "subject__permitted_area", "subject__target",
+                                                "subject__user").filter(pk=leave_id).first()
+    if found is None or not any(policy.can(user, code, found.subject) for code in (
+            perms.VIEW_SUBJECT.code, perms.APPROVE_LEAVE.code, perms.APPROVE_LONG_LEAVE.code, perms.REQUEST_LEAVE.code)):
+        raise NotFoundError("not_found", "no such leave")
+    return found

@@ -323,3 +323,75 @@ class CheckInOut(Schema):
     at: dt.datetime
     day: dt.date
     fix_id: int | None
+
+
+# Leave and boundary ------------------------------------------------------------------------------
+
+
+class LeaveIn(Schema):
+    destination: str = Field(min_length=1, max_length=200, description="Where the subject goes (address text)")
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str = Field(min_length=1, max_length=1000)
+    dest_lon: float | None = Field(default=None, description="The destination's point (WGS-84), optional")
+    dest_lat: float | None = None
+    radius_km: float = Field(default=10, description="How far around the destination point counts as there")
+
+
+class LeaveNoteIn(Schema):
+    note: str = Field(default="", max_length=500)
+
+
+class LeaveStepOut(Schema):
+    action: str
+    level: str
+    by: str
+    at: dt.datetime
+    note: str
+
+
+class LeaveOut(Schema):
+    id: int
+    subject_id: int
+    subject_number: str
+    subject_name: str
+    judicial_office: str
+    officer: str
+    destination: str
+    dest_lon: float | None
+    dest_lat: float | None
+    radius_km: float
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    days: int
+    reason: str
+    state: str
+    state_label: str
+    level: Literal["office", "bureau"] = Field(description="Who the rule asks to approve: the judicial office "
+                                                           "(up to 7 days) or the county justice bureau")
+    level_label: str
+    stage: str = Field(description="While pending: who decides next (office or bureau)")
+    requested_by: str
+    approver: str | None
+    decided_at: dt.datetime | None
+    started_at: dt.datetime | None
+    returned_at: dt.datetime | None
+    overdue_at: dt.datetime | None
+    suspended: bool = Field(description="The boundary rule is suspended for the subject now")
+    steps: list[LeaveStepOut]
+    can: list[str]
+
+
+# Carrier feed ------------------------------------------------------------------------------------
+
+
+class CarrierRowError(Schema):
+    index: int
+    code: str
+    message: str
+
+
+class CarrierOut(Schema):
+    accepted: int
+    rejected: int
+    errors: list[CarrierRowError]

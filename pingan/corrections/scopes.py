@@ -13,3 +13,9 @@ register_scope(Subject, ScopeSpec(area_path="area", org_path="judicial_office", 
 _FOLLOW = ScopeSpec(area_path="subject__area", org_path="subject__judicial_office", sealed_field="subject__sealed")
 for _model in (MonitoringAuthorisation, Record, Scan, CheckIn):
     register_scope(_model, _FOLLOW)
+
+# Leave and boundary: a leave request follows its subject (and the subject's own login sees its own)
+from pingan.corrections.models import LeaveRequest  # noqa: E402
+
+register_scope(LeaveRequest, ScopeSpec(area_path="subject__area", org_path="subject__judicial_office",
+                                       owner_path="subject__user", sealed_field="subject__sealed"))

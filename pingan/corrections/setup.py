@@ -25,3 +25,27 @@ def ensure_roles(apps: Any = None) -> None:
         if added:
             role.permissions = current + added
             role.save(update_fields=["permissions"])
+    ensure_leave_roles(apps)
+
+
+# Leave and boundary, carrier feed ----------------------------------------------------------------
+
+
+def ensure_leave_roles(apps: Any = None) -> None:
+    """The judicial-office head and carrier-gateway roles, and the leave and carrier grants (migration 0004)."""
+    from pingan.corrections.permissions import LEAVE_GRANTS, LEAVE_ROLES
+
+    if apps is None:
+        from django.apps import apps as live
+
+        apps = live
+    Role = apps.get_model("accounts", "Role")
+    for code, name, name_en, scope, permissions, description in LEAVE_ROLES:
+        Role.objects.get_or_create(code=code, defaults={"name": name, "name_en": name_en, "scope": scope,
+                                                        "permissions": list(permissions), "description": description})
+    for role in Role.objects.filter(code__in=LEAVE_GRANTS):
+        current = list(role.permissions or [])
+        added = [c for c in LEAVE_GRANTS[role.code] if c not in current]
+        if added:
+            role.permissions = current + added
+            role.save(update_fields=["permissions"])

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conftest import GRID_A, GRID_B, TOWN_A, TOWN_B
-from tests.web.access import DISTRICT_WIDE, ROLES, A, F, H, U, row
+from tests.web.access import DISTRICT_WIDE, ROLES, A, F, H, L, U, row
 
 OFFICER = ("correction_officer",)
 SEE = ("correction_officer", "procurator")
@@ -82,6 +82,27 @@ ROWS: dict[str, dict[str, object]] = {
     "api:my_check_in": {"method": "POST", "kind": "own_checkin",
                         "cells": row(default=F, anonymous=U, correction_subject=(A, H))},
     "api:scan_follow_code": {"method": "POST", "kind": "scan", "cells": row(default=F, anonymous=U, **only(SCAN))},
+    # -- leave and boundary: officers ask and cancel, nobody among the personas approves (the heads of the
+    # judicial office and of the bureau are tested in test_leave_api.py); procurators read only
+    "api:list_correction_leaves": read(),
+    "api:request_correction_leave": act("subj:leave", ok=201),
+    "api:list_correction_leave": {"method": "GET", "cells": row(default=F, anonymous=U, **only(SEE))},
+    "api:approve_correction_leave": {"method": "POST", "kind": "leave:approve",
+                                     "cells": row(default=H, anonymous=U, **on_subject(()))},
+    "api:refuse_correction_leave": {"method": "POST", "kind": "leave:refuse",
+                                    "cells": row(default=H, anonymous=U, **on_subject(()))},
+    "api:cancel_correction_leave": act("leave:cancel"),
+    "api:return_correction_leave": act("leave:return"),
+    # -- carrier feed: a gateway's token only (no persona holds corrections.ingest_carrier; a session never counts)
+    "api:post_carrier_positions": {"method": "POST", "cells": row(default=F, anonymous=F)},
+    # -- pages
+    "corrections:leave": {"method": "GET", "cells": row(default=F, anonymous=L, **only(SEE))},
+    "corrections:subject-leave": {"method": "GET", "kind": "subject",
+                                  "cells": row(default=H, anonymous=L, **on_subject(SEE))},
+    "corrections:leave-act": {"method": "POST", "kind": "leave_page:cancel",
+                              "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=302))},
+    "corrections:my-leave": {"method": "GET", "kind": "own_leave",
+                             "cells": row(default=F, anonymous=L, correction_subject=(A, H))},
 }
 
 
@@ -91,6 +112,7 @@ class Obj:
     body: dict[str, Any] = field(default_factory=dict)
     record: Any = None
     authorisation: Any = None
+    leave: Any = None
 
 
 def _setup() -> dict[str, Any]:
@@ -172,6 +194,8 @@ def _obj(action: str, side: str) -> Obj:
         "user": {"username": "acc-login"},
         "terminate": {"reason": "revoked", "note": "法院裁定撤销缓刑"},
         "grant": {"ground": "left_area", "facts": "未经批准离开县域", "approver": "acc-head", "ends_at": later},
+        "leave": {"destination": "杭州市西湖区", "reason": "探亲", "starts_at": (clock.now() + dt.timedelta(days=1)).isoformat(),
+                  "ends_at": (clock.now() + dt.timedelta(days=3)).isoformat()},
     }
     if action in bodies:
         return Obj(subject, bodies[action])
@@ -199,8 +223,11 @@ def objects(kind: str | None, world: Any, make_user: Any) -> tuple[object, objec
     if kind is not None and kind.startswith(("subj:", "authorisation:")):
         action = kind.split(":", 1)[1]
         return _obj(action, "a"), _obj(action, "b")
-    if kind in ("own_code", "own_checkin"):
+    if kind in ("own_code", "own_checkin", "own_leave"):
         return Obj(_subject("a")), None
+    if kind is not None and kind.startswith(("leave:", "leave_page:")):
+        action = kind.split(":", 1)[1]
+        return _leave_obj(action, "a"), _leave_obj(action, "b")
     if kind == "scan":
         from pingan.accounts import actions as account_actions
         from pingan.accounts.models import Role
@@ -235,7 +262,13 @@ def request(kind: str | None, obj: object, user: object) -> tuple[dict[str, obje
             "officer": getattr(user, "username", "acc-officer-a") if side_a else "acc-officer-b",
             "area": GRID_A if side_a else GRID_B, "phone": "13857212345",
         }
-    if kind in ("own_code", "own_checkin"):
+    if kind is not None and kind.startswith("leave:"):
+        assert isinstance(obj, Obj)
+        return {"leave_id": obj.leave.pk}, obj.body
+    if kind is not None and kind.startswith("leave_page:"):
+        assert isinstance(obj, Obj)
+        return {"leave_id": obj.leave.pk, "action": kind.split(":", 1)[1]}, obj.body
+    if kind in ("own_code", "own_checkin", "own_leave"):
         if isinstance(obj, Obj) and user is not None:
             from pingan.accounts import policy
             from pingan.corrections import actions
@@ -257,3 +290,18 @@ def request(kind: str | None, obj: object, user: object) -> tuple[dict[str, obje
         assert isinstance(obj, Obj)
         return {"subject_id": obj.subject.pk}, obj.body
     return None
+
+
+def _leave_obj(action: str, side: str) -> Obj:
+    """A leave of a subject of town ``side``: pending (to approve, refuse or cancel) or on leave (to report back)."""
+    from pingan.core import clock
+    from pingan.corrections import actions
+
+    subject = _subject(side)
+    start = clock.now() + (dt.timedelta(0) if action == "return" else dt.timedelta(days=1))
+    leave = actions.request_leave("test", subject, actions.LeaveInput(
+        destination="杭州市西湖区", starts_at=start, ends_at=start + dt.timedelta(days=2), reason="探亲"))
+    if action == "return":
+        actions.approve_leave("test", leave)
+    body = {"note": "不同意：理由不充分"} if action == "refuse" else {}
+    return Obj(subject, body, leave=leave)

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from pingan.corrections import views
+
+app_name = "corrections"
+
+urlpatterns = [
+    # Leave and boundary
+    path("leave/", views.leave_queue, name="leave"),
+    path("leave/<int:leave_id>/<slug:action>/", views.leave_act, name="leave-act"),
+    path("subjects/<int:subject_id>/leave/", views.subject_leave, name="subject-leave"),
+    path("me/leave/", views.my_leave, name="my-leave"),
+]
