@@ -13,3 +13,8 @@ register_scope(Subject, ScopeSpec(area_path="area", org_path="judicial_office", 
 _FOLLOW = ScopeSpec(area_path="subject__area", org_path="subject__judicial_office", sealed_field="subject__sealed")
 for _model in (MonitoringAuthorisation, Record, Scan, CheckIn):
     register_scope(_model, _FOLLOW)
+
+# Phone checks ---------------------------------------------------------------------------------------
+from pingan.corrections.models import PhoneCheck  # noqa: E402
+
+register_scope(PhoneCheck, _FOLLOW)
