@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conftest import GRID_A, GRID_B, TOWN_A, TOWN_B
-from tests.web.access import DISTRICT_WIDE, ROLES, A, F, H, U, row
+from tests.web.access import DISTRICT_WIDE, ROLES, A, D, F, H, L, U, row
 
 OFFICER = ("correction_officer",)
 SEE = ("correction_officer", "procurator")
@@ -82,6 +82,14 @@ ROWS: dict[str, dict[str, object]] = {
     "api:my_check_in": {"method": "POST", "kind": "own_checkin",
                         "cells": row(default=F, anonymous=U, correction_subject=(A, H))},
     "api:scan_follow_code": {"method": "POST", "kind": "scan", "cells": row(default=F, anonymous=U, **only(SCAN))},
+    # Phone checks: the justice roles that see the subject read; officers start one; procurators only read
+    "api:list_phone_checks": {"method": "GET", "cells": row(default=F, anonymous=U, **only(SEE))},
+    "api:get_phone_check": read("phonecheck"),
+    "api:list_subject_phone_checks": read(),
+    "api:start_subject_phone_check": act("subj:phonecheck", ok=201),
+    "corrections:phone-checks": {"method": "GET", "cells": row(default=F, anonymous=L, **only(SEE))},
+    "corrections:phone-check-start": {"method": "POST", "kind": "page_phonecheck",
+                                      "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=D))},
 }
 
 
@@ -91,6 +99,7 @@ class Obj:
     body: dict[str, Any] = field(default_factory=dict)
     record: Any = None
     authorisation: Any = None
+    check: Any = None  # a phone check
 
 
 def _setup() -> dict[str, Any]:
@@ -172,6 +181,7 @@ def _obj(action: str, side: str) -> Obj:
         "user": {"username": "acc-login"},
         "terminate": {"reason": "revoked", "note": "法院裁定撤销缓刑"},
         "grant": {"ground": "left_area", "facts": "未经批准离开县域", "approver": "acc-head", "ends_at": later},
+        "phonecheck": {},
     }
     if action in bodies:
         return Obj(subject, bodies[action])
@@ -201,6 +211,14 @@ def objects(kind: str | None, world: Any, make_user: Any) -> tuple[object, objec
         return _obj(action, "a"), _obj(action, "b")
     if kind in ("own_code", "own_checkin"):
         return Obj(_subject("a")), None
+    if kind in ("phonecheck", "page_phonecheck"):
+        from pingan.corrections import actions
+
+        pair = []
+        for side in ("a", "b"):
+            subject = _subject(side)
+            pair.append(Obj(subject, check=actions.start_phone_check("test", subject) if kind == "phonecheck" else None))
+        return pair[0], pair[1]
     if kind == "scan":
         from pingan.accounts import actions as account_actions
         from pingan.accounts.models import Role
@@ -247,6 +265,12 @@ def request(kind: str | None, obj: object, user: object) -> tuple[dict[str, obje
     if kind == "record":
         assert isinstance(obj, Obj)
         return {"record_id": obj.record.pk}, obj.body
+    if kind == "phonecheck":
+        assert isinstance(obj, Obj)
+        return {"check_id": obj.check.pk}, {}
+    if kind == "page_phonecheck":
+        assert isinstance(obj, Obj)
+        return {}, {"subject": obj.subject.pk}
     if kind is not None and kind.startswith("authorisation:"):
         assert isinstance(obj, Obj)
         return {"authorisation_id": obj.authorisation.pk}, obj.body
