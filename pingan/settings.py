@@ -318,5 +318,7 @@ PINGAN_TELEPHONY = env.str("PINGAN_TELEPHONY", default="simulator")
 PINGAN_TELEPHONY_SEED = env.str("PINGAN_TELEPHONY_SEED", default="pingan")
 # Lost contact (失联): hours without any position and without an answered phone check.
 PINGAN_CORRECTIONS_LOST_CONTACT_HOURS = env.float("PINGAN_CORRECTIONS_LOST_CONTACT_HOURS", default=24.0)
+# Faked positions: a jump between two positions faster than this (beyond both accuracies) is flagged.
+PINGAN_CORRECTIONS_FAKE_SPEED_KMH = env.float("PINGAN_CORRECTIONS_FAKE_SPEED_KMH", default=200.0)
 
 PINGAN_SITE_NAME = _("Pingan")

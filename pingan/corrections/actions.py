@@ -1214,6 +1214,7 @@ PHONE_VOICE = "phone_check_voice"
 PHONE_POSITION = "phone_check_position"
 PHONE_FAILED = "phone_check_failed"
 STALE_CALL = dt.timedelta(minutes=10)   # a check still "calling" after this was interrupted (a worker died)
+FIRST_CALL_GRACE = dt.timedelta(minutes=15)  # a planned first call this late may still be made after the hours
 
 
 def phone_check_attempts() -> int:
@@ -1332,9 +1333,12 @@ def run_phone_check(check_id: int, now: dt.datetime | None = None) -> bool:
     if check is None:
         return False
     subject = check.subject
-    if subject.state != SubjectState.IN_CORRECTION or (check.planned and not phoneplan.in_window(now)):
-        # The correction ended, or the planned time passed while no worker ran and the day's window is over:
-        # no call (never at night); the check is marked failed without an alert.
+    late_first_call = check.planned and check.attempts == 0 and not phoneplan.in_window(now) \
+        and now - check.scheduled_at > FIRST_CALL_GRACE
+    if subject.state != SubjectState.IN_CORRECTION or late_first_call:
+        # The correction ended, or the planned time passed while no worker ran and the call hours are over:
+        # no call (never at night); the check is marked failed without an alert. (Retries of a call made in
+        # the hours follow within minutes, whatever the time.)
         reason = "subject not in correction" if subject.state != SubjectState.IN_CORRECTION else "outside the call hours"
         return bool(PhoneCheck.objects.filter(pk=check_id, state=PhoneCheckState.SCHEDULED).update(
             state=PhoneCheckState.FAILED, verdict=PhoneCheckVerdict.FAILED, error=reason, finished_at=now))
@@ -1403,8 +1407,11 @@ def _finish_call(check_id: int, result: Any, now: dt.datetime) -> bool:
         if result.lon is not None and result.lat is not None:
             accuracy = float(result.accuracy_m if result.accuracy_m is not None else 1000.0)
             check.lon, check.lat, check.accuracy_m = float(result.lon), float(result.lat), accuracy
-            check.fix_id = positions.record(subject.target, source="phonecheck", lon=check.lon, lat=check.lat,
-                                            accuracy_m=accuracy, at=now, fix_type="cell")
+            try:
+                check.fix_id = positions.record(subject.target, source="phonecheck", lon=check.lon, lat=check.lat,
+                                                accuracy_m=accuracy, at=now, fix_type="cell")
+            except ValidationFailed as exc:  # the provider's position is unusable: the call still counts
+                check.error = f"position refused: {exc.code}"[:200]
             check.expected_area = subject.permitted_area
             check.outside_m = round(_distance_outside_m(subject.permitted_area, check.lon, check.lat), 1)
             if subject.home_lon is not None and subject.home_lat is not None:

@@ -26,6 +26,7 @@ from pingan.corrections.models import (
     PhoneCheck,
     PhoneCheckState,
     PhoneCheckVerdict,
+    Subject,
     SubjectState,
     VoiceVerdict,
 )
@@ -68,12 +69,13 @@ def phone_checks(request: HttpRequest) -> HttpResponse:
         level = ""
     if verdict not in PhoneCheckVerdict.values:
         verdict = ""
+    manageable = set(policy.restrict(user, perms.MANAGE_SUBJECT.code, Subject.objects.filter(
+        state=SubjectState.IN_CORRECTION)).values_list("pk", flat=True))
     schedule: dict[int, dict[str, Any]] = {}
     for check in queries.phone_checks(user, day=day, office=office, level=level).order_by("scheduled_at", "id"):
         entry = schedule.setdefault(check.subject_id, {
             "subject": check.subject, "checks": [],
-            "can_start": check.subject.state == SubjectState.IN_CORRECTION
-            and policy.can(user, perms.MANAGE_SUBJECT.code, check.subject)})
+            "can_start": check.subject_id in manageable})
         entry["checks"].append(_labelled(check, user))
     since = today - dt.timedelta(days=PROBLEMS_DAYS)
     problems = [_labelled(c, user) for c in queries.phone_checks(
@@ -82,8 +84,8 @@ def phone_checks(request: HttpRequest) -> HttpResponse:
                .filter(state__in=FINAL_PHONE_CHECK_STATES)[:RESULTS_LIMIT]]
     offices = Organisation.objects.filter(
         pk__in=queries.subjects(user).values("judicial_office")).order_by("code")
-    subjects = [s for s in queries.subjects(user, state=SubjectState.IN_CORRECTION, office=office, level=level)[:500]
-                if policy.can(user, perms.MANAGE_SUBJECT.code, s)]
+    subjects = list(queries.subjects(user, state=SubjectState.IN_CORRECTION, office=office, level=level)
+                    .filter(pk__in=manageable)[:500])
     return render(request, "corrections/phone_checks.html", {
         "day": day, "today": today, "schedule": sorted(schedule.values(), key=lambda e: e["subject"].number),
         "problems": problems, "results": results, "offices": offices, "levels": Level.choices,

@@ -326,3 +326,18 @@ def test_who_sees_and_starts_phone_checks(corr, client) -> None:  # type: ignore
     filtered = call(client, corr.officer_a, "GET", "/phone-checks?verdict=missed,failed").json()["items"]
     assert filtered == []
     assert call(client, corr.officer_a, "GET", "/phone-checks?day=yesterday").status_code == 422
+
+
+def test_the_retries_of_a_call_made_in_the_hours_follow_after_the_window_closes(corr) -> None:  # type: ignore[no-untyped-def]
+    subject = corr.taken_in()
+    late = dt.datetime.combine(TODAY, dt.time(20, 58), tzinfo=SHANGHAI).astimezone(dt.UTC)
+    check = PhoneCheck.objects.create(subject=subject, scheduled_at=late, due_at=late, day=TODAY, planned=True,
+                                      created_at=corr.clock.now())
+    telephony.script(PHONE, answer=False)
+    corr.clock.current = late
+    jobs.phone_checks(corr.clock.now())
+    check.refresh_from_db()
+    assert (check.state, check.attempts) == ("scheduled", 1)
+    check = retry_until_done(corr, check)   # 21:03, 21:08: outside the hours, yet the same check's retries
+    assert (check.state, check.attempts) == ("missed", 3)
+    assert len(alerts(subject, "phone_check_missed")) == 1
