@@ -316,7 +316,6 @@ def my_check_in(request: HttpRequest, body: CheckInIn) -> Any:
     return {"id": row.pk, "at": row.at, "day": row.day, "fix_id": row.fix_id}
 
 
-
 # -- phone checks (智能电话核查) ---------------------------------------------------------------------------
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pingan.corrections import jobs, telephony
+from pingan.corrections import actions, jobs, telephony
 from pingan.corrections.models import PhoneCheck
-from tests.corrections.conftest import OUTSIDE_DISTRICT
+from tests.corrections.conftest import OUTSIDE_DISTRICT, TODAY
 
 PAGE = "/corrections/phone-checks/"
 START = "/corrections/phone-checks/start/"
@@ -31,9 +31,17 @@ def page(client, user, query: str = "") -> str:  # type: ignore[no-untyped-def]
     return response.content.decode()
 
 
-def test_the_officer_sees_todays_schedule_and_checks_now(corr, client) -> None:  # type: ignore[no-untyped-def]
+def strict(corr):  # type: ignore[no-untyped-def]
+    """A strict subject: three checks a day, one in each third of 08:00–21:00, so at least two after 10:00."""
     subject = corr.taken_in()
+    actions.change_level(corr.officer_a, subject, level="strict", reason="多次违规")
+    return subject
+
+
+def test_the_officer_sees_todays_schedule_and_checks_now(corr, client) -> None:  # type: ignore[no-untyped-def]
+    subject = strict(corr)
     jobs.phone_checks(corr.clock.now())
+    assert PhoneCheck.objects.filter(subject=subject, day=TODAY).count() >= 2
     html = page(client, corr.officer_a)
     assert "电话核查" in html and subject.number in html and f'data-subject="{subject.pk}"' in html
     assert subject.person.name not in html   # masked
@@ -45,8 +53,8 @@ def test_the_officer_sees_todays_schedule_and_checks_now(corr, client) -> None: 
     html = page(client, corr.officer_a)
     assert f'data-check="{started.pk}" data-verdict="position_mismatch"' in html and started.alert.number in html
     assert f'data-check="{started.pk}"' not in page(client, corr.officer_a, "?verdict=ok")
-    assert f'data-check="{started.pk}"' in page(client, corr.officer_a, "?verdict=position_mismatch&level=ordinary")
-    assert f'data-check="{started.pk}"' not in page(client, corr.officer_a, "?level=strict")
+    assert f'data-check="{started.pk}"' in page(client, corr.officer_a, "?verdict=position_mismatch&level=strict")
+    assert f'data-check="{started.pk}"' not in page(client, corr.officer_a, "?level=lenient")
 
 
 def test_missed_checks_are_listed_as_problems(corr, client, settings) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +71,7 @@ def test_missed_checks_are_listed_as_problems(corr, client, settings) -> None:  
 
 
 def test_who_may_open_the_page_and_press_the_button(corr, client) -> None:  # type: ignore[no-untyped-def]
-    subject = corr.taken_in()
+    subject = strict(corr)
     jobs.phone_checks(corr.clock.now())
     html = page(client, corr.procurator)
     assert subject.number in html and 'id="check-now"' not in html   # reads, no button
@@ -78,3 +86,4 @@ def test_who_may_open_the_page_and_press_the_button(corr, client) -> None:  # ty
     client.logout()
     assert client.get(PAGE).status_code == 302
     assert not PhoneCheck.objects.filter(planned=False).exists()
+    assert PhoneCheck.objects.filter(subject=subject, day=TODAY).exists()
