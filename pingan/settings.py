@@ -317,5 +317,19 @@ PINGAN_CORRECTIONS_BOUNDARY_SHARE = env.float("PINGAN_CORRECTIONS_BOUNDARY_SHARE
 PINGAN_CORRECTIONS_PRECISE_M = env.float("PINGAN_CORRECTIONS_PRECISE_M", default=100)
 # Corrections, carrier feed: rows per batch.
 PINGAN_CORRECTIONS_CARRIER_BATCH_MAX = env.int("PINGAN_CORRECTIONS_CARRIER_BATCH_MAX", default=5000)
+# Phone checks (智能电话核查): checks per level ("N/day" or "N/week"), the daily call hours (Asia/Shanghai, end
+# exclusive; never at night unless widened), retries of an unanswered or failed call and the minutes between,
+# the telephony provider (default: the simulator) and the simulator's seed.
+PINGAN_CORRECTIONS_PHONE_CHECKS = env.dict("PINGAN_CORRECTIONS_PHONE_CHECKS",
+                                           default={"strict": "3/day", "ordinary": "1/day", "lenient": "1/week"})
+PINGAN_CORRECTIONS_PHONE_CHECK_HOURS = env.str("PINGAN_CORRECTIONS_PHONE_CHECK_HOURS", default="8-21")
+PINGAN_CORRECTIONS_PHONE_CHECK_RETRIES = env.int("PINGAN_CORRECTIONS_PHONE_CHECK_RETRIES", default=2)
+PINGAN_CORRECTIONS_PHONE_CHECK_RETRY_MINUTES = env.int("PINGAN_CORRECTIONS_PHONE_CHECK_RETRY_MINUTES", default=5)
+PINGAN_TELEPHONY = env.str("PINGAN_TELEPHONY", default="simulator")
+PINGAN_TELEPHONY_SEED = env.str("PINGAN_TELEPHONY_SEED", default="pingan")
+# Lost contact (失联): hours without any position and without an answered phone check.
+PINGAN_CORRECTIONS_LOST_CONTACT_HOURS = env.float("PINGAN_CORRECTIONS_LOST_CONTACT_HOURS", default=24.0)
+# Faked positions: a jump between two positions faster than this (beyond both accuracies) is flagged.
+PINGAN_CORRECTIONS_FAKE_SPEED_KMH = env.float("PINGAN_CORRECTIONS_FAKE_SPEED_KMH", default=200.0)
 
 PINGAN_SITE_NAME = _("Pingan")

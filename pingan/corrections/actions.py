@@ -40,7 +40,7 @@ from pingan.core.errors import (
     ValidationFailed,
     clean_text,
 )
-from pingan.corrections import followcode, positions
+from pingan.corrections import followcode, phoneplan, positions, screening
 from pingan.corrections import permissions as perms
 from pingan.corrections.models import (
     LIVE_AUTHORISATION_STATES,
@@ -60,7 +60,12 @@ from pingan.corrections.models import (
     IssuedCode,
     Level,
     LevelChange,
+    LostContact,
     MonitoringAuthorisation,
+    PhoneCheck,
+    PhoneCheckPlan,
+    PhoneCheckState,
+    PhoneCheckVerdict,
     ProhibitionOrder,
     Record,
     RecordKind,
@@ -70,6 +75,7 @@ from pingan.corrections.models import (
     SubjectSequence,
     SubjectState,
     Transfer,
+    VoiceVerdict,
 )
 from pingan.events.errors import RateLimited
 from pingan.geo.models import Area
@@ -613,6 +619,8 @@ def close_record(actor: Actor, record: Record, *, outcome: str, note: str = "") 
         record.refresh_from_db()
         audit.record(actor, "pingan.subject.record_closed", subject,
                      changes={"record": record.pk, "kind": record.kind, "outcome": outcome})
+        if record.kind == RecordKind.LOST_CONTACT:  # the officer restored contact: the open spell ends
+            regain_contact(subject, clock.now(), source="officer")
     return record
 
 
@@ -1164,16 +1172,19 @@ def verify_code(scanner: Actor, code: str, *, lon: float, lat: float, accuracy_m
                    subject=subject if sees else None, reasons=reasons if sees else [])
 
 
-def check_in(user: Actor, *, lon: float, lat: float, accuracy_m: float | None = None) -> CheckIn:
+def check_in(user: Actor, *, lon: float, lat: float, accuracy_m: float | None = None,
+             mock_location: bool = False) -> CheckIn:
     """The subject's daily check-in from the phone page: a report and a fix (source ``checkin``), with or
-    without a monitoring authorisation."""
+    without a monitoring authorisation. ``mock_location`` is the phone's mock-location flag (a faked position
+    is flagged by the screening check ``faked``)."""
     subject = own_subject(user)
     if subject.state != SubjectState.IN_CORRECTION:
         raise ConflictError("illegal_transition", "check-ins start after the intake", state=subject.state)
     positions.check_lonlat(lon, lat, accuracy_m)
     now = clock.now()
     with transaction.atomic():
-        fix_id = positions.record(subject.target, source="checkin", lon=lon, lat=lat, accuracy_m=accuracy_m, at=now)
+        fix_id = positions.record(subject.target, source="checkin", lon=lon, lat=lat, accuracy_m=accuracy_m, at=now,
+                                  mock=bool(mock_location))
         row = CheckIn.objects.create(subject=subject, at=now, day=now.astimezone(SHANGHAI).date(), lon=lon, lat=lat,
                                      accuracy_m=accuracy_m or 10, fix_id=fix_id)
         audit.record(user, "pingan.subject.checked_in", subject, changes={"check_in": row.pk, "fix": fix_id})
@@ -1588,3 +1599,421 @@ def ingest_carrier(actor: Actor, rows: Sequence[Any], *, feed: carrier.CarrierFe
                  changes={"accepted": result.accepted, "rejected": result.rejected,
                           "codes": sorted({e["code"] for e in result.errors})})
     return result
+
+
+# Phone checks ---------------------------------------------------------------------------------------
+# 智能电话核查 (docs/modules/corrections.md, "Phone checks"): the plan by level (``phoneplan``), the call through
+# the telephony adapter (``telephony``), the network position as a ``phonecheck`` fix, the comparison with
+# where the subject should be, and the alerts.
+
+PHONE_MISSED = "phone_check_missed"
+PHONE_VOICE = "phone_check_voice"
+PHONE_POSITION = "phone_check_position"
+PHONE_FAILED = "phone_check_failed"
+STALE_CALL = dt.timedelta(minutes=10)   # a check still "calling" after this was interrupted (a worker died)
+FIRST_CALL_GRACE = dt.timedelta(minutes=15)  # a planned first call this late may still be made after the hours
+
+
+def phone_check_attempts() -> int:
+    """Calls per check: the first and the retries (PINGAN_CORRECTIONS_PHONE_CHECK_RETRIES, default 2)."""
+    return 1 + max(0, int(getattr(settings, "PINGAN_CORRECTIONS_PHONE_CHECK_RETRIES", 2)))
+
+
+def phone_check_retry_after() -> dt.timedelta:
+    return dt.timedelta(minutes=max(1, int(getattr(settings, "PINGAN_CORRECTIONS_PHONE_CHECK_RETRY_MINUTES", 5))))
+
+
+def _raise_alert(subject: Subject, rule: str, now: dt.datetime, *, severity: str = "alarm",
+                 refs: Sequence[int] = (), detail: dict[str, Any] | None = None) -> int | None:
+    """Open (or add evidence to) the subject's alert of ``rule``; inside the caller's transaction. Returns the
+    alert's id."""
+    from pingan.tracking import pipeline
+    from pingan.tracking.engine import Effect
+
+    pipeline.apply_effects([Effect("raise", subject.target_id, rule, None, now.timestamp(), refs=tuple(refs),
+                                   severity=severity, detail=detail or {})], now)
+    return Alert.objects.filter(target_id=subject.target_id, rule=rule, zone_key=0,
+                                state__in=ACTIVE_ALERT_STATES).values_list("pk", flat=True).first()
+
+
+def _clear_alert(subject: Subject, rule: str, now: dt.datetime) -> None:
+    """The alert's condition is over (re-armed, like the pipeline's ``clear``); the alert stays for its handling."""
+    from pingan.tracking import pipeline
+    from pingan.tracking.engine import Effect
+
+    pipeline.apply_effects([Effect("clear", subject.target_id, rule, None, now.timestamp())], now)
+
+
+def plan_phone_checks(subject_id: int, day: dt.date, now: dt.datetime) -> int:
+    """Draw the subject's planned checks of ``day`` (idempotent; the job calls this for today and tomorrow).
+    Checks whose time has passed are not created; after a level change, the checks still to come are redrawn.
+    Returns how many checks were created."""
+    with transaction.atomic():
+        subject = Subject.objects.filter(pk=subject_id, state=SubjectState.IN_CORRECTION).first()
+        if subject is None:
+            return 0
+        plan = PhoneCheckPlan.objects.select_for_update().filter(subject=subject, day=day).first()
+        if plan is not None and plan.level == subject.level:
+            return 0
+        wanted = [t for t in phoneplan.times(subject.handle, subject.level, day) if t > now]
+        stale = PhoneCheck.objects.filter(subject=subject, day=day, planned=True, state=PhoneCheckState.SCHEDULED,
+                                          attempts=0, scheduled_at__gt=now).exclude(scheduled_at__in=wanted)
+        dropped = stale.count()
+        stale.delete()
+        have = set(PhoneCheck.objects.filter(subject=subject, day=day, planned=True).values_list("scheduled_at", flat=True))
+        made = [PhoneCheck(subject=subject, scheduled_at=t, due_at=t, day=day, planned=True, created_at=now)
+                for t in wanted if t not in have]
+        PhoneCheck.objects.bulk_create(made)
+        if plan is None:
+            try:
+                with transaction.atomic():
+                    PhoneCheckPlan.objects.create(subject=subject, day=day, level=subject.level, planned_at=now)
+            except IntegrityError:  # another worker planned this day at the same moment
+                return 0
+        else:
+            PhoneCheckPlan.objects.filter(pk=plan.pk).update(level=subject.level, planned_at=now)
+        if made or dropped:
+            audit.record("system", "pingan.phonecheck.planned", subject,
+                         changes={"day": day.isoformat(), "level": subject.level, "checks": len(made), "dropped": dropped})
+    return len(made)
+
+
+def subjects_to_plan(day: dt.date, *, limit: int = 500) -> list[int]:
+    """Subjects in correction whose checks of ``day`` are not drawn yet at their current level."""
+    from django.db.models import Exists, OuterRef
+
+    drawn = PhoneCheckPlan.objects.filter(subject=OuterRef("pk"), day=day, level=OuterRef("level"))
+    return list(Subject.objects.filter(state=SubjectState.IN_CORRECTION).filter(~Exists(drawn))
+                .order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def start_phone_check(actor: Actor, subject: Subject) -> PhoneCheck:
+    """An officer checks the subject now (day or night: the officer decides); the call is placed at once, the
+    retries, if any, by the job."""
+    _require(actor, perms.MANAGE_SUBJECT.code, subject)
+    if subject.state != SubjectState.IN_CORRECTION:
+        raise ConflictError("illegal_transition", "phone checks are for subjects in correction", state=subject.state)
+    now = clock.now()
+    with transaction.atomic():
+        check = PhoneCheck.objects.create(subject=subject, scheduled_at=now, due_at=now,
+                                          day=now.astimezone(SHANGHAI).date(), planned=False,
+                                          requested_by=_user(actor), created_at=now)
+        audit.record(actor, "pingan.phonecheck.started", subject, changes={"check": check.pk})
+    run_phone_check(check.pk, now)
+    check.refresh_from_db()
+    return check
+
+
+def due_phone_checks(now: dt.datetime, *, limit: int = 200) -> list[int]:
+    return list(PhoneCheck.objects.filter(state=PhoneCheckState.SCHEDULED, due_at__lte=now)
+                .order_by("due_at", "pk").values_list("pk", flat=True)[:limit])
+
+
+def interrupted_phone_checks(now: dt.datetime) -> int:
+    """Checks left ``calling`` by a worker that stopped: back to scheduled (the attempt counts) or finished."""
+    done = 0
+    for check_id in PhoneCheck.objects.filter(state=PhoneCheckState.CALLING, due_at__lt=now - STALE_CALL)\
+            .values_list("pk", flat=True)[:200]:
+        from pingan.corrections.telephony import CallResult
+
+        done += _finish_call(check_id, CallResult(answered=False, error="interrupted"), now)
+    return done
+
+
+def run_phone_check(check_id: int, now: dt.datetime | None = None) -> bool:
+    """Place the call of a due check (one attempt). The state moves scheduled → calling by a conditional
+    update, so a check is called by one worker at a time; the provider is called outside any transaction."""
+    from pingan.corrections import telephony
+
+    now = now or clock.now()
+    check = PhoneCheck.objects.select_related("subject").filter(pk=check_id).first()
+    if check is None:
+        return False
+    subject = check.subject
+    late_first_call = check.planned and check.attempts == 0 and not phoneplan.in_window(now) \
+        and now - check.scheduled_at > FIRST_CALL_GRACE
+    if subject.state != SubjectState.IN_CORRECTION or late_first_call:
+        # The correction ended, or the planned time passed while no worker ran and the call hours are over:
+        # no call (never at night); the check is marked failed without an alert. (Retries of a call made in
+        # the hours follow within minutes, whatever the time.)
+        reason = "subject not in correction" if subject.state != SubjectState.IN_CORRECTION else "outside the call hours"
+        return bool(PhoneCheck.objects.filter(pk=check_id, state=PhoneCheckState.SCHEDULED).update(
+            state=PhoneCheckState.FAILED, verdict=PhoneCheckVerdict.FAILED, error=reason, finished_at=now))
+    if not PhoneCheck.objects.filter(pk=check_id, state=PhoneCheckState.SCHEDULED, due_at__lte=now).update(
+            state=PhoneCheckState.CALLING, attempts=F("attempts") + 1, due_at=now):
+        return False
+    PhoneCheck.objects.filter(pk=check_id, started_at__isnull=True).update(started_at=now)
+    try:
+        chosen = telephony.provider()
+        PhoneCheck.objects.filter(pk=check_id).update(provider=getattr(chosen, "name", "")[:20])
+        result = chosen.call(subject.phone, reference=check.reference)
+    except Exception as exc:  # a provider that raises is an error like any other: retried, then failed
+        result = telephony.CallResult(answered=False, error=f"{type(exc).__name__}: {exc}"[:200])
+    return _finish_call(check_id, result, now)
+
+
+def _distance_outside_m(area: Area, lon: float, lat: float) -> float:
+    """How far (m) the point lies outside the area's polygon; 0 inside."""
+    import shapely
+
+    geometry = area.geometry
+    point = shapely.Point(lon, lat)
+    if geometry.covers(point):
+        return 0.0
+    kx, ky = 111_320 * math.cos(math.radians(lat)), 110_574.0
+    local = shapely.transform(geometry, lambda xy: (xy - (lon, lat)) * (kx, ky))
+    return float(local.distance(shapely.Point(0, 0)))
+
+
+def _finish_call(check_id: int, result: Any, now: dt.datetime) -> bool:
+    """Record one attempt's outcome: a retry, or the final state with its verdict and alerts."""
+    with transaction.atomic():
+        check = PhoneCheck.objects.select_for_update().select_related("subject", "subject__permitted_area")\
+            .filter(pk=check_id, state=PhoneCheckState.CALLING).first()
+        if check is None:
+            return False
+        subject = check.subject
+        check.provider_ref = str(result.provider_ref or "")[:80]
+        fields = ["provider_ref", "state", "due_at", "error", "finished_at", "answered", "verdict", "alert"]
+        if result.error or not result.answered:
+            check.error = str(result.error or "")[:200]
+            if check.attempts < phone_check_attempts():
+                check.state, check.due_at = PhoneCheckState.SCHEDULED, now + phone_check_retry_after()
+                check.save(update_fields=fields)
+                return True
+            check.finished_at = now
+            if result.error:
+                check.state, check.verdict = PhoneCheckState.FAILED, PhoneCheckVerdict.FAILED
+                check.alert_id = _raise_alert(subject, PHONE_FAILED, now, severity="warning", detail={
+                    "check": check.pk, "attempts": check.attempts, "reason": check.error[:100]})
+            else:
+                check.state, check.verdict, check.answered = PhoneCheckState.MISSED, PhoneCheckVerdict.MISSED, False
+                check.alert_id = _raise_alert(subject, PHONE_MISSED, now, detail={
+                    "check": check.pk, "attempts": check.attempts})
+            check.save(update_fields=fields)
+            audit.record("system", f"pingan.phonecheck.{check.state}", subject,
+                         changes={"check": check.pk, "attempts": check.attempts, "error": check.error[:100]})
+            _later(f"corrections.{PHONE_FAILED if result.error else PHONE_MISSED}", _(
+                "Phone check of subject {number}: {what}").format(
+                number=subject.number, what=PhoneCheckVerdict(check.verdict).label), [subject.officer])
+            return True
+        check.state, check.answered, check.finished_at, check.error = PhoneCheckState.ANSWERED, True, now, ""
+        check.voice = result.voice if result.voice in VoiceVerdict.values else VoiceVerdict.UNKNOWN
+        fields += ["voice", "lon", "lat", "accuracy_m", "fix_id", "expected_area", "outside_m", "home_m"]
+        outside = False
+        if result.lon is not None and result.lat is not None:
+            accuracy = float(result.accuracy_m if result.accuracy_m is not None else 1000.0)
+            check.lon, check.lat, check.accuracy_m = float(result.lon), float(result.lat), accuracy
+            try:
+                check.fix_id = positions.record(subject.target, source="phonecheck", lon=check.lon, lat=check.lat,
+                                                accuracy_m=accuracy, at=now, fix_type="cell")
+            except ValidationFailed as exc:  # the provider's position is unusable: the call still counts
+                check.error = f"position refused: {exc.code}"[:200]
+            check.expected_area = subject.permitted_area
+            check.outside_m = round(_distance_outside_m(subject.permitted_area, check.lon, check.lat), 1)
+            if subject.home_lon is not None and subject.home_lat is not None:
+                check.home_m = round(_distance_m((subject.home_lon, subject.home_lat), (check.lon, check.lat)), 1)
+            outside = check.outside_m > accuracy
+        refs = (check.fix_id,) if check.fix_id else ()
+        where = {"lon": check.lon, "lat": check.lat} if check.lon is not None else {}
+        alert_id = None
+        if check.voice == VoiceVerdict.MISMATCH:
+            alert_id = _raise_alert(subject, PHONE_VOICE, now, refs=refs, detail={"check": check.pk, **where})
+        if outside:
+            position_alert = _raise_alert(subject, PHONE_POSITION, now, refs=refs, detail={
+                "check": check.pk, "outside_m": check.outside_m, "accuracy_m": check.accuracy_m, **where})
+            alert_id = alert_id or position_alert
+        check.verdict = (PhoneCheckVerdict.VOICE_MISMATCH if check.voice == VoiceVerdict.MISMATCH
+                         else PhoneCheckVerdict.POSITION_MISMATCH if outside else PhoneCheckVerdict.OK)
+        check.alert_id = alert_id
+        check.save(update_fields=fields)
+        _clear_alert(subject, PHONE_MISSED, now)  # the subject answers again
+        regain_contact(subject, now, source="phonecheck")
+        audit.record("system", "pingan.phonecheck.answered", subject, changes={
+            "check": check.pk, "voice": check.voice, "verdict": check.verdict, "outside_m": check.outside_m,
+            "fix": check.fix_id})
+        if check.verdict != PhoneCheckVerdict.OK:
+            _later(f"corrections.{check.verdict}", _("Phone check of subject {number}: {what}").format(
+                number=subject.number, what=PhoneCheckVerdict(check.verdict).label), [subject.officer])
+    return True
+
+
+# Lost contact -----------------------------------------------------------------------------------------
+# 失联 (docs/modules/corrections.md, "Lost contact"): no position from any source and no answered phone check
+# for PINGAN_CORRECTIONS_LOST_CONTACT_HOURS → the ``corrections_lost_contact`` alarm and an open
+# ``lost_contact`` record, once until contact is regained.
+
+LOST_CONTACT_RULE = "corrections_lost_contact"
+
+
+def lost_contact_after() -> dt.timedelta:
+    return dt.timedelta(hours=float(getattr(settings, "PINGAN_CORRECTIONS_LOST_CONTACT_HOURS", 24)))
+
+
+def last_contact(subject: Subject) -> dt.datetime | None:
+    """The subject's last sign of life: the latest position of the target (any source), the last answered
+    phone check, or the intake."""
+    from pingan.tracking.models import LatestPosition
+
+    moments = [subject.intake_at,
+               LostContact.objects.filter(subject=subject, regained_at__isnull=False)
+               .order_by("-regained_at").values_list("regained_at", flat=True).first(),
+               LatestPosition.objects.filter(target_id=subject.target_id).values_list("device_time", flat=True).first(),
+               PhoneCheck.objects.filter(subject=subject, state=PhoneCheckState.ANSWERED)
+               .order_by("-finished_at").values_list("finished_at", flat=True).first()]
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def subjects_out_of_contact(now: dt.datetime, *, limit: int = 500) -> list[int]:
+    """Subjects in correction with no sign of life since the cut-off and no open lost-contact spell."""
+    from django.db.models import Exists, OuterRef
+
+    from pingan.tracking.models import LatestPosition
+
+    cutoff = now - lost_contact_after()
+    return list(Subject.objects.filter(state=SubjectState.IN_CORRECTION, intake_at__lt=cutoff)
+                .filter(~Exists(LostContact.objects.filter(subject=OuterRef("pk"), regained_at__isnull=True)))
+                .filter(~Exists(LostContact.objects.filter(subject=OuterRef("pk"), regained_at__gte=cutoff)))
+                .filter(~Exists(LatestPosition.objects.filter(target_id=OuterRef("target_id"), device_time__gte=cutoff)))
+                .filter(~Exists(PhoneCheck.objects.filter(subject=OuterRef("pk"), state=PhoneCheckState.ANSWERED,
+                                                          finished_at__gte=cutoff)))
+                .order_by("pk").values_list("pk", flat=True)[:limit])
+
+
+def detect_lost_contact(subject_id: int, now: dt.datetime) -> bool:
+    """Open the lost-contact spell (the alarm and the record), once until contact is regained."""
+    from pingan.tracking.models import LatestPosition
+
+    with transaction.atomic():
+        subject = Subject.objects.select_related("officer").filter(pk=subject_id, state=SubjectState.IN_CORRECTION).first()
+        if subject is None:
+            return False
+        last = last_contact(subject)
+        if last is None or last >= now - lost_contact_after():
+            return False
+        try:
+            with transaction.atomic():
+                spell = LostContact.objects.create(subject=subject, last_contact_at=last, detected_at=now)
+        except IntegrityError:  # open already
+            return False
+        hours = lost_contact_after().total_seconds() / 3600
+        record = add_record(SYSTEM, subject, kind=RecordKind.LOST_CONTACT, occurred_on=now.astimezone(SHANGHAI).date(),
+                            text=_("No position and no answered phone check since {since} (more than {hours:g} hours)")
+                            .format(since=_local(last), hours=hours))
+        latest = dict(LatestPosition.objects.filter(target_id=subject.target_id).values("lon", "lat").first() or {})
+        spell.record = record
+        spell.alert_id = _raise_alert(subject, LOST_CONTACT_RULE, now, detail={
+            "since": last.timestamp(), "hours": hours, "record": record.pk, **latest})
+        spell.save(update_fields=["record", "alert"])
+        audit.record("system", "pingan.subject.lost_contact", subject,
+                     changes={"since": last.isoformat(), "record": record.pk, "alert": spell.alert_id})
+    return True
+
+
+def regain_contact(subject: Subject, now: dt.datetime, source: str) -> bool:
+    """A new position or an answered check ends the open spell: the alert is marked re-armed (its condition is
+    over; it stays for the officer to handle) and the officer is told to close the record with its outcome."""
+    with transaction.atomic():
+        spell = LostContact.objects.filter(subject=subject, regained_at__isnull=True).first()
+        if spell is None or not LostContact.objects.filter(pk=spell.pk, regained_at__isnull=True).update(
+                regained_at=now, regained_by=source[:20]):
+            return False
+        _clear_alert(subject, LOST_CONTACT_RULE, now)
+        audit.record("system", "pingan.subject.contact_regained", subject, changes={"source": source, "spell": spell.pk})
+        _later("corrections.contact_regained", _(
+            "Subject {number} is in contact again ({source}): close the lost-contact record with its outcome").format(
+            number=subject.number, source=source), [subject.officer])
+    return True
+
+
+def open_spells_regained(now: dt.datetime, *, limit: int = 500) -> list[int]:
+    """Subjects whose open spell has a newer sign of life than its last contact (a device fix through tracking,
+    which the screening checks do not see)."""
+    from django.db.models import Exists, OuterRef
+
+    from pingan.tracking.models import LatestPosition
+
+    newer_fix = LatestPosition.objects.filter(target_id=OuterRef("subject__target_id"),
+                                              device_time__gt=OuterRef("last_contact_at"))
+    newer_call = PhoneCheck.objects.filter(subject=OuterRef("subject_id"), state=PhoneCheckState.ANSWERED,
+                                           finished_at__gt=OuterRef("last_contact_at"))
+    return list(LostContact.objects.filter(regained_at__isnull=True).filter(Exists(newer_fix) | Exists(newer_call))
+                .values_list("subject_id", flat=True)[:limit])
+
+
+@screening.check
+def contact_regained(position: screening.Position) -> None:
+    """Any position corrections records ends an open lost-contact spell."""
+    if not LostContact.objects.filter(subject__target_id=position.target.pk, regained_at__isnull=True,
+                                      last_contact_at__lt=position.at).exists():
+        return
+    subject = Subject.objects.filter(target_id=position.target.pk).first()
+    if subject is not None:
+        regain_contact(subject, clock.now(), source=position.source)
+
+
+# Faked positions ------------------------------------------------------------------------------------
+# (docs/modules/corrections.md, "Faked positions"): the phone's mock-location flag, an impossible jump from the
+# previous position, a check-in far from the phone's network position → ``fake_position`` (warning).
+
+FAKE_RULE = "fake_position"
+FAKE_SPEED_KMH = 200.0                       # faster than this between two positions, beyond both accuracies
+NETWORK_WINDOW = dt.timedelta(minutes=30)    # a carrier / phone-check position this recent …
+NETWORK_MIN_M = 2000.0                       # … farther than max(this, 2 × its accuracy) from a check-in
+
+
+def _fake_speed_kmh() -> float:
+    return float(getattr(settings, "PINGAN_CORRECTIONS_FAKE_SPEED_KMH", FAKE_SPEED_KMH))
+
+
+def faked_kinds(position: screening.Position) -> list[dict[str, Any]]:
+    """What is wrong with this position (empty: plausible)."""
+    from pingan.tracking.models import Fix
+
+    found: list[dict[str, Any]] = []
+    if position.mock:
+        found.append({"kind": "mock_location"})
+    earlier = Fix.objects.filter(target_id=position.target.pk, device_time__lte=position.at)
+    if position.fix_id is not None:
+        earlier = earlier.exclude(pk=position.fix_id)
+    previous = earlier.order_by("-device_time", "-pk").values("lon", "lat", "accuracy_m", "device_time", "pk").first()
+    if previous is not None:
+        gap_m = _distance_m((previous["lon"], previous["lat"]), (position.lon, position.lat)) \
+            - previous["accuracy_m"] - position.accuracy_m
+        seconds = (position.at - previous["device_time"]).total_seconds()
+        if gap_m > 0 and (seconds <= 0 or gap_m / seconds * 3.6 > _fake_speed_kmh()):
+            found.append({"kind": "impossible_jump", "from_fix": previous["pk"], "gap_m": round(gap_m),
+                          "seconds": round(seconds), "speed_kmh": round(gap_m / seconds * 3.6) if seconds > 0 else -1})
+    if position.source == "checkin":
+        network = Fix.objects.filter(target_id=position.target.pk, source__in=("carrier", "phonecheck"),
+                                     device_time__gte=position.at - NETWORK_WINDOW, device_time__lte=position.at)\
+            .order_by("-device_time", "-pk").values("lon", "lat", "accuracy_m", "pk").first()
+        if network is not None:
+            distance = _distance_m((network["lon"], network["lat"]), (position.lon, position.lat))
+            if distance > max(NETWORK_MIN_M, 2 * network["accuracy_m"]):
+                found.append({"kind": "far_from_network", "network_fix": network["pk"], "distance_m": round(distance),
+                              "network_accuracy_m": network["accuracy_m"]})
+    return found
+
+
+@screening.check
+def faked(position: screening.Position) -> None:
+    """Flag a faked position: each finding raises (or adds evidence to) the subject's ``fake_position`` alert."""
+    findings = faked_kinds(position)
+    if not findings:
+        return
+    subject = Subject.objects.filter(target_id=position.target.pk).first()
+    if subject is None:
+        return
+    now = clock.now()
+    with transaction.atomic():
+        detail: dict[str, Any] = {}
+        for finding in findings:
+            detail.update(finding)
+        detail["kind"] = ",".join(f["kind"] for f in findings)
+        _raise_alert(subject, FAKE_RULE, now, severity="warning", refs=(position.fix_id,) if position.fix_id else (),
+                     detail={**detail, "source": position.source, "lon": position.lon, "lat": position.lat})
+        audit.record("system", "pingan.subject.position_flagged", subject,
+                     changes={"fix": position.fix_id, "source": position.source,
+                              "kinds": [f["kind"] for f in findings]})

@@ -32,6 +32,7 @@ from pingan.corrections.schemas import (
     IntakeIn,
     LevelChangeIn,
     LinkUserIn,
+    PhoneCheckOut,
     ProhibitionIn,
     ProhibitionOut,
     PurposeIn,
@@ -310,7 +311,8 @@ def scan_follow_code(request: HttpRequest, body: ScanIn) -> Any:
 @router.post("/me/check-in", response={200: CheckInOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
 def my_check_in(request: HttpRequest, body: CheckInIn) -> Any:
     """The subject's daily check-in: a report and a position."""
-    row = actions.check_in(request.user, lon=body.lon, lat=body.lat, accuracy_m=body.accuracy_m)
+    row = actions.check_in(request.user, lon=body.lon, lat=body.lat, accuracy_m=body.accuracy_m,
+                           mock_location=body.mock_location)
     return {"id": row.pk, "at": row.at, "day": row.day, "fix_id": row.fix_id}
 
 
@@ -420,3 +422,56 @@ def post_carrier_positions(request: HttpRequest) -> Any:
         raise ValidationFailed("malformed", "send a JSON array of rows, or {\"rows\": [...]}")
     result = actions.ingest_carrier(user, rows)
     return {"accepted": result.accepted, "rejected": result.rejected, "errors": result.errors}
+
+# -- phone checks (智能电话核查) ---------------------------------------------------------------------------
+
+
+class PhoneCheckFilters(Schema):
+    day: str = Field(default="", description="YYYY-MM-DD (Asia/Shanghai), or 'today'")
+    office: str = Field(default="", description="Organisation code of a judicial office")
+    level: str = ""
+    verdict: str = Field(default="", description="One verdict, or several separated by commas")
+    state: str = Field(default="", description="One state, or several separated by commas")
+
+
+def _day(raw: str) -> Any:
+    import datetime as dt
+
+    if not raw:
+        return None
+    if raw == "today":
+        return actions.local_today()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed("invalid_day", "day must be YYYY-MM-DD or 'today'", field="day") from None
+
+
+@router.get("/phone-checks", response={200: list[PhoneCheckOut], 403: ErrorOut, 422: ErrorOut})
+@paginate
+def list_phone_checks(request: HttpRequest, filters: Query[PhoneCheckFilters]) -> Any:
+    """Phone checks of the subjects in the caller's scope, newest first: a day's schedule (``day=today``), the
+    missed and failed ones (``state=missed,failed``), by office, level and verdict."""
+    policy.require(request.user, perms.VIEW_SUBJECT.code)
+    f = filters.dict()
+    return [presenters.phone_check_row(c) for c in queries.phone_checks(
+        request.user, day=_day(f["day"]), office=f["office"], level=f["level"], verdict=f["verdict"], state=f["state"])]
+
+
+@router.get("/phone-checks/{check_id}", response={200: PhoneCheckOut, 404: ErrorOut})
+def get_phone_check(request: HttpRequest, check_id: int) -> Any:
+    return presenters.phone_check_row(queries.phone_check(request.user, check_id))
+
+
+@router.get("/subjects/{subject_id}/phone-checks", response={200: list[PhoneCheckOut], 404: ErrorOut})
+def list_subject_phone_checks(request: HttpRequest, subject_id: int) -> Any:
+    """The subject's schedule and results, newest first."""
+    subject = _visible(request, subject_id)
+    return [presenters.phone_check_row(c) for c in queries.phone_checks(request.user, subject=subject)[:500]]
+
+
+@router.post("/subjects/{subject_id}/phone-checks", response={201: PhoneCheckOut, **ERRORS})
+def start_subject_phone_check(request: HttpRequest, subject_id: int) -> Any:
+    """Check the subject now: the call is placed at once (retries, if any, follow by the job)."""
+    check = actions.start_phone_check(request.user, _visible(request, subject_id))
+    return Status(201, presenters.phone_check_row(queries.phone_check(request.user, check.pk)))

@@ -99,3 +99,39 @@ def leave(now: dt.datetime) -> dict[str, int]:
                          .values_list("id", flat=True)[:BATCH]):
         counts["overdue"] += _safely(actions.mark_leave_overdue, leave_id, now)
     return counts
+
+
+# Phone checks ---------------------------------------------------------------------------------------
+
+
+@periodic("corrections.phone_checks", every=dt.timedelta(minutes=1))
+def phone_checks(now: dt.datetime) -> dict[str, int]:
+    """Draw today's and tomorrow's checks of the subjects not planned yet (at their level), put interrupted
+    calls back, and call the checks that are due (``actions.run_phone_check``, once each by its conditional
+    update)."""
+    counts = {"planned": 0, "interrupted": 0, "called": 0}
+    today = now.astimezone(actions.SHANGHAI).date()
+    for day in (today, today + dt.timedelta(days=1)):
+        for subject_id in actions.subjects_to_plan(day, limit=BATCH):
+            counts["planned"] += int(_safely(actions.plan_phone_checks, subject_id, day, now))
+    counts["interrupted"] = actions.interrupted_phone_checks(now)
+    for check_id in actions.due_phone_checks(now):
+        counts["called"] += _safely(actions.run_phone_check, check_id, now)
+    return counts
+
+
+# Lost contact -----------------------------------------------------------------------------------------
+
+
+@periodic("corrections.lost_contact", every=dt.timedelta(minutes=5))
+def lost_contact(now: dt.datetime) -> dict[str, int]:
+    """Open a lost-contact spell for subjects silent for PINGAN_CORRECTIONS_LOST_CONTACT_HOURS; end the spells
+    of subjects heard from since (device fixes through tracking, which corrections' screening does not see)."""
+    from pingan.corrections.models import Subject
+
+    counts = {"lost": 0, "regained": 0}
+    for subject_id in actions.subjects_out_of_contact(now, limit=BATCH):
+        counts["lost"] += _safely(actions.detect_lost_contact, subject_id, now)
+    for subject in Subject.objects.filter(pk__in=actions.open_spells_regained(now, limit=BATCH)):
+        counts["regained"] += _safely(actions.regain_contact, subject, now, "tracking")
+    return counts

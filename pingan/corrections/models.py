@@ -510,3 +510,133 @@ class LeaveStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.leave_id} {self.action}"
+
+
+# Phone checks ---------------------------------------------------------------------------------------
+# 智能电话核查: random calls by level, through a telephony adapter (``telephony.py``); see
+# docs/modules/corrections.md, "Phone checks".
+
+
+class PhoneCheckState(models.TextChoices):
+    SCHEDULED = "scheduled", _("scheduled")
+    CALLING = "calling", _("calling")
+    ANSWERED = "answered", _("answered")
+    MISSED = "missed", _("missed")
+    FAILED = "failed", _("failed")
+
+
+FINAL_PHONE_CHECK_STATES = (PhoneCheckState.ANSWERED, PhoneCheckState.MISSED, PhoneCheckState.FAILED)
+
+
+class VoiceVerdict(models.TextChoices):
+    MATCH = "match", _("voice matches")
+    MISMATCH = "mismatch", _("voice does not match")
+    UNKNOWN = "unknown", _("voice not verified")
+
+
+class PhoneCheckVerdict(models.TextChoices):
+    OK = "ok", _("ok")
+    POSITION_MISMATCH = "position_mismatch", _("not where the subject should be")
+    VOICE_MISMATCH = "voice_mismatch", _("someone else answered")
+    MISSED = "missed", _("not answered")
+    FAILED = "failed", _("call failed")
+
+
+class PhoneCheckPlan(models.Model):
+    """That a subject's planned checks of one day (Asia/Shanghai) have been drawn, at which level: the job draws
+    a day once per level (a level change redraws the checks still to come)."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    level = models.CharField(max_length=10, choices=Level.choices)
+    planned_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["subject", "day"], name="corrections_phone_plan_once")]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.day} {self.level}"
+
+
+class PhoneCheck(models.Model):
+    """One smart phone check (智能电话核查) of a subject: planned at a random time by level, or started by an
+    officer; the call's outcome, the provider's voiceprint verdict, the phone's network position and how it
+    compares with where the subject should be, and the alert it raised."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="phone_checks")
+    scheduled_at = models.DateTimeField(_("scheduled at"))
+    day = models.DateField(help_text="Asia/Shanghai day of scheduled_at")
+    planned = models.BooleanField(_("planned"), default=True, help_text=_("Drawn by the plan (not started by an officer)"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="+", verbose_name=_("started by"))
+    state = models.CharField(_("state"), max_length=10, choices=PhoneCheckState.choices,
+                             default=PhoneCheckState.SCHEDULED)
+    due_at = models.DateTimeField(help_text="when the next attempt is due (scheduled_at, then the retries)")
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    answered = models.BooleanField(_("answered"), null=True, blank=True)
+    voice = models.CharField(_("voice"), max_length=10, choices=VoiceVerdict.choices, blank=True)
+    lon = models.FloatField(null=True, blank=True)
+    lat = models.FloatField(null=True, blank=True)
+    accuracy_m = models.FloatField(null=True, blank=True)
+    fix_id = models.BigIntegerField(null=True, blank=True)
+    expected_area = models.ForeignKey("geo.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                      verbose_name=_("where the subject should be"))
+    outside_m = models.FloatField(_("distance outside the permitted area (m)"), null=True, blank=True)
+    home_m = models.FloatField(_("distance from home (m)"), null=True, blank=True)
+    verdict = models.CharField(_("verdict"), max_length=20, choices=PhoneCheckVerdict.choices, blank=True)
+    alert = models.ForeignKey("tracking.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("alert"))
+    provider = models.CharField(max_length=20, blank=True)
+    provider_ref = models.CharField(max_length=80, blank=True)
+    error = models.CharField(_("error"), max_length=200, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("phone check")
+        verbose_name_plural = _("phone checks")
+        ordering = ["-scheduled_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "due_at"], name="corrections_phonecheck_due"),
+            models.Index(fields=["subject", "day"], name="corrections_phonecheck_day"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "scheduled_at"], condition=Q(planned=True),
+                                    name="corrections_phonecheck_planned_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} {self.scheduled_at:%Y-%m-%d %H:%M} {self.state}"
+
+    @property
+    def reference(self) -> str:
+        """What the provider is given to correlate the call (no personal data)."""
+        return f"PC{self.pk}"
+
+
+# Lost contact -----------------------------------------------------------------------------------------
+# 失联: no position from any source and no answered phone check for PINGAN_CORRECTIONS_LOST_CONTACT_HOURS.
+
+
+class LostContact(models.Model):
+    """One spell of lost contact: detected once (the alert and the open ``lost_contact`` record), until contact
+    is regained (a new position or an answered check); the record is then closed by the officer."""
+
+    subject = models.ForeignKey(Subject, on_delete=models.PROTECT, related_name="lost_contacts")
+    last_contact_at = models.DateTimeField(_("last contact at"))
+    detected_at = models.DateTimeField(_("detected at"))
+    record = models.ForeignKey(Record, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    alert = models.ForeignKey("tracking.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    regained_at = models.DateTimeField(_("contact regained at"), null=True, blank=True)
+    regained_by = models.CharField(max_length=20, blank=True, help_text="the source that restored contact")
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject"], condition=Q(regained_at__isnull=True),
+                                    name="corrections_one_open_lost_contact"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} since {self.last_contact_at:%Y-%m-%d %H:%M}"

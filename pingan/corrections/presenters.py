@@ -12,6 +12,7 @@ from pingan.corrections.models import (
     LIVE_AUTHORISATION_STATES,
     AuthorisationPeriod,
     MonitoringAuthorisation,
+    PhoneCheck,
     Record,
     RecordKind,
     Scan,
@@ -127,4 +128,25 @@ def leave_row(leave: LeaveRequest, user: Any) -> dict[str, Any]:
         "steps": [{"action": st.action, "level": st.level, "by": st.actor_name, "at": st.at, "note": st.note}
                   for st in leave.steps.all()],
         "can": leave_actions(leave, user),
+    }
+
+
+# Phone checks ---------------------------------------------------------------------------------------
+
+
+def phone_check_row(c: PhoneCheck) -> dict[str, Any]:
+    s = c.subject
+    return {
+        "id": c.pk, "subject_id": s.pk, "subject_number": s.number, "subject_name": personal.mask_name(s.person.name),
+        "level": s.level, "judicial_office": s.judicial_office.code, "officer": s.officer.username,
+        "scheduled_at": c.scheduled_at, "planned": c.planned,
+        "requested_by": c.requested_by.username if c.requested_by else None, "state": c.state,
+        "attempts": c.attempts, "due_at": c.due_at if c.state == "scheduled" else None,
+        "started_at": c.started_at, "finished_at": c.finished_at, "answered": c.answered, "voice": c.voice,
+        "lon": c.lon, "lat": c.lat, "accuracy_m": c.accuracy_m, "fix_id": c.fix_id,
+        "expected_area": c.expected_area.code if c.expected_area else None,
+        "expected_area_name": c.expected_area.name if c.expected_area else None,
+        "outside_m": c.outside_m, "home_m": c.home_m, "verdict": c.verdict,
+        "alert_id": c.alert_id, "alert_number": c.alert.number if c.alert else None,
+        "provider": c.provider, "provider_ref": c.provider_ref, "error": c.error,
     }

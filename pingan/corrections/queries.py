@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from pingan.accounts import policy
 from pingan.core.errors import NotFoundError
 from pingan.corrections import permissions as perms
-from pingan.corrections.models import MonitoringAuthorisation, Record, Scan, Subject
+from pingan.corrections.models import MonitoringAuthorisation, PhoneCheck, Record, Scan, Subject
 
 RELATED = ("person", "judicial_office", "officer", "area", "permitted_area", "target", "user")
 
@@ -107,4 +107,36 @@ def leave(user: Any, leave_id: int) -> LeaveRequest:
     if found is None or not any(policy.can(user, code, found.subject) for code in (
             perms.VIEW_SUBJECT.code, perms.APPROVE_LEAVE.code, perms.APPROVE_LONG_LEAVE.code, perms.REQUEST_LEAVE.code)):
         raise NotFoundError("not_found", "no such leave")
+    return found
+
+
+# Phone checks ---------------------------------------------------------------------------------------
+
+
+def phone_checks(user: Any, *, subject: Subject | None = None, day: Any = None, office: str = "", level: str = "",
+                 verdict: str = "", state: str = "") -> QuerySet[PhoneCheck]:
+    """Phone checks of the subjects the caller may see (the subject's own scope and grants decide)."""
+    visible = policy.restrict(user, perms.VIEW_SUBJECT.code, Subject.objects.all()).values("pk")
+    qs = PhoneCheck.objects.filter(subject__in=visible).select_related(
+        "subject", "subject__person", "subject__judicial_office", "subject__officer", "expected_area", "alert",
+        "requested_by")
+    if subject is not None:
+        qs = qs.filter(subject=subject)
+    if day is not None:
+        qs = qs.filter(day=day)
+    if office:
+        qs = qs.filter(subject__judicial_office__code=office)
+    if level:
+        qs = qs.filter(subject__level=level)
+    if verdict:
+        qs = qs.filter(verdict__in=[v for v in verdict.split(",") if v])
+    if state:
+        qs = qs.filter(state__in=[s for s in state.split(",") if s])
+    return qs.order_by("-scheduled_at", "-id")
+
+
+def phone_check(user: Any, check_id: int) -> PhoneCheck:
+    found = phone_checks(user).filter(pk=check_id).first()
+    if found is None:
+        raise NotFoundError("not_found", "no such phone check")
     return found

@@ -316,6 +316,7 @@ class CheckInIn(Schema):
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     accuracy_m: float | None = Field(default=None, ge=0, le=100_000)
+    mock_location: bool = Field(default=False, description="The phone's mock-location flag")
 
 
 class CheckInOut(Schema):
@@ -395,3 +396,40 @@ class CarrierOut(Schema):
     accepted: int
     rejected: int
     errors: list[CarrierRowError]
+
+
+# Phone checks ---------------------------------------------------------------------------------------
+
+
+class PhoneCheckOut(Schema):
+    id: int
+    subject_id: int
+    subject_number: str
+    subject_name: str
+    level: str
+    judicial_office: str
+    officer: str
+    scheduled_at: dt.datetime
+    planned: bool
+    requested_by: str | None
+    state: str
+    attempts: int
+    due_at: dt.datetime | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    answered: bool | None
+    voice: str
+    lon: float | None
+    lat: float | None
+    accuracy_m: float | None
+    fix_id: int | None
+    expected_area: str | None
+    expected_area_name: str | None
+    outside_m: float | None
+    home_m: float | None
+    verdict: str
+    alert_id: int | None
+    alert_number: str | None
+    provider: str
+    provider_ref: str
+    error: str

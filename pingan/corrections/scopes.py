@@ -19,3 +19,7 @@ from pingan.corrections.models import LeaveRequest  # noqa: E402
 
 register_scope(LeaveRequest, ScopeSpec(area_path="subject__area", org_path="subject__judicial_office",
                                        owner_path="subject__user", sealed_field="subject__sealed"))
+# Phone checks ---------------------------------------------------------------------------------------
+from pingan.corrections.models import PhoneCheck  # noqa: E402
+
+register_scope(PhoneCheck, _FOLLOW)

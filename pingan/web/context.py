@@ -23,6 +23,7 @@ NAV: list[tuple[str, Any, str | None]] = [
     ("tracking:alerts", _("Alerts"), "tracking.view_alert"),
     ("tracking:map", _("Live map"), "tracking.view_target"),
     ("corrections:leave", _("Leave approvals"), "corrections.view_subject"),
+    ("corrections:phone-checks", _("Phone checks"), "corrections.view_subject"),
     ("dashboard:index", _("Dashboard"), "events.view_dashboard"),
     ("web:areas", _("Areas"), p.VIEW_AREA.code),
     ("web:persons", _("Persons"), p.VIEW_PERSON.code),

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.conftest import GRID_A, GRID_B, TOWN_A, TOWN_B
-from tests.web.access import DISTRICT_WIDE, ROLES, A, F, H, L, U, row
+from tests.web.access import DISTRICT_WIDE, ROLES, A, D, F, H, L, U, row
 
 OFFICER = ("correction_officer",)
 SEE = ("correction_officer", "procurator")
@@ -103,6 +103,14 @@ ROWS: dict[str, dict[str, object]] = {
                               "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=302))},
     "corrections:my-leave": {"method": "GET", "kind": "own_leave",
                              "cells": row(default=F, anonymous=L, correction_subject=(A, H))},
+    # Phone checks: the justice roles that see the subject read; officers start one; procurators only read
+    "api:list_phone_checks": {"method": "GET", "cells": row(default=F, anonymous=U, **only(SEE))},
+    "api:get_phone_check": read("phonecheck"),
+    "api:list_subject_phone_checks": read(),
+    "api:start_subject_phone_check": act("subj:phonecheck", ok=201),
+    "corrections:phone-checks": {"method": "GET", "cells": row(default=F, anonymous=L, **only(SEE))},
+    "corrections:phone-check-start": {"method": "POST", "kind": "page_phonecheck",
+                                      "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=D))},
 }
 
 
@@ -113,6 +121,7 @@ class Obj:
     record: Any = None
     authorisation: Any = None
     leave: Any = None
+    check: Any = None  # a phone check
 
 
 def _setup() -> dict[str, Any]:
@@ -196,6 +205,7 @@ def _obj(action: str, side: str) -> Obj:
         "grant": {"ground": "left_area", "facts": "未经批准离开县域", "approver": "acc-head", "ends_at": later},
         "leave": {"destination": "杭州市西湖区", "reason": "探亲", "starts_at": (clock.now() + dt.timedelta(days=1)).isoformat(),
                   "ends_at": (clock.now() + dt.timedelta(days=3)).isoformat()},
+        "phonecheck": {},
     }
     if action in bodies:
         return Obj(subject, bodies[action])
@@ -228,6 +238,14 @@ def objects(kind: str | None, world: Any, make_user: Any) -> tuple[object, objec
     if kind is not None and kind.startswith(("leave:", "leave_page:")):
         action = kind.split(":", 1)[1]
         return _leave_obj(action, "a"), _leave_obj(action, "b")
+    if kind in ("phonecheck", "page_phonecheck"):
+        from pingan.corrections import actions
+
+        pair = []
+        for side in ("a", "b"):
+            subject = _subject(side)
+            pair.append(Obj(subject, check=actions.start_phone_check("test", subject) if kind == "phonecheck" else None))
+        return pair[0], pair[1]
     if kind == "scan":
         from pingan.accounts import actions as account_actions
         from pingan.accounts.models import Role
@@ -280,6 +298,12 @@ def request(kind: str | None, obj: object, user: object) -> tuple[dict[str, obje
     if kind == "record":
         assert isinstance(obj, Obj)
         return {"record_id": obj.record.pk}, obj.body
+    if kind == "phonecheck":
+        assert isinstance(obj, Obj)
+        return {"check_id": obj.check.pk}, {}
+    if kind == "page_phonecheck":
+        assert isinstance(obj, Obj)
+        return {}, {"subject": obj.subject.pk}
     if kind is not None and kind.startswith("authorisation:"):
         assert isinstance(obj, Obj)
         return {"authorisation_id": obj.authorisation.pk}, obj.body

@@ -49,7 +49,7 @@ def test_a_carrier_position_outside_the_county_without_leave_raises_boundary(cor
     result = actions.ingest_carrier(gateway[0], [row(*IN_GRID_A)])
     assert (result.accepted, result.errors) == (1, [])
     assert not Alert.objects.exists()
-    corr.clock.advance(minutes=15)
+    corr.clock.advance(hours=3)  # 140 km away: a plausible journey, not an impossible jump (fake_position)
     actions.ingest_carrier(gateway[0], [row(*OUTSIDE_DISTRICT)])
     alert = Alert.objects.get()
     assert (alert.rule, alert.severity, alert.target_id) == ("boundary", "warning", subject.target_id)  # coarse
@@ -153,7 +153,7 @@ def test_the_simulator_is_a_provider_with_its_own_rows(corr) -> None:  # type: i
     assert result.accepted == 2 and [(e["index"], e["code"]) for e in result.errors] == [(2, "bad_time")]
     stored = sorted(carrier_fixes(subject), key=lambda f: f.device_time)
     assert stored[1].lon == pytest.approx(OUTSIDE_DISTRICT[0], abs=1e-6)
-    assert Alert.objects.get().rule == "boundary"
+    assert Alert.objects.filter(rule="boundary").count() == 1  # (the rows are minutes apart: also an impossible jump)
 
 
 def test_only_a_gateway_may_send(corr, gateway) -> None:  # type: ignore[no-untyped-def]
