@@ -1,6 +1,7 @@
 """The 如燕 API: subjects (masked) and their file, the monitoring authorisations, and the follow code (the
 subject's phone page, checkpoint scans, check-ins). Subjects the caller may not see answer 404."""
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
@@ -313,3 +314,32 @@ def my_check_in(request: HttpRequest, body: CheckInIn) -> Any:
     row = actions.check_in(request.user, lon=body.lon, lat=body.lat, accuracy_m=body.accuracy_m)
     return {"id": row.pk, "at": row.at, "day": row.day, "fix_id": row.fix_id}
 
+
+
+# -- the subject's track (pages: track playback) -----------------------------------------------------
+
+
+class SubjectTrackQuery(Schema):
+    start: dt.datetime = Field(alias="from")
+    end: dt.datetime = Field(alias="to")
+
+
+class SubjectFixOut(Schema):
+    id: int
+    t: dt.datetime
+    lon: float
+    lat: float
+    accuracy_m: float
+    fix_type: str
+    source: str
+
+
+@router.get("/subjects/{subject_id}/track", response={200: list[SubjectFixOut], **ERRORS})
+def get_correction_track(request: HttpRequest, subject_id: int, params: Query[SubjectTrackQuery]) -> Any:
+    """The subject's positions in a time range (device fixes, scans, check-ins …), in time order, at most 31 days.
+    Only for roles that play back tracks and see the subject (a minor's: the supervising officer); every read is
+    audited as ``pingan.subject.track_viewed``."""
+    subject = _visible(request, subject_id)
+    return [{"id": f.pk, "t": f.device_time, "lon": f.lon, "lat": f.lat, "accuracy_m": f.accuracy_m,
+             "fix_type": f.fix_type, "source": f.source}
+            for f in queries.track(request.user, subject, params.start, params.end)]
