@@ -21,8 +21,8 @@ from pingan.accounts.district import load_geography, load_organisations
 from pingan.accounts.models import Organisation, OrgKind, Person, User
 from pingan.accounts.setup import ensure_default_roles
 from pingan.core import audit, personal
-from pingan.geo.models import Area
 from pingan.corrections import demo as corrections_demo
+from pingan.geo.models import Area
 from pingan.tracking import demo as tracking_demo
 
 
