@@ -222,6 +222,8 @@ def file_context(request: HttpRequest, subject: Subject, **extra: Any) -> dict[s
         "scans": list(queries.scans(subject)[:50]), "check_ins": list(queries.check_ins(subject)[:50]),
         "alerts": [alert_row(a) for a in queries.corrections_alerts(user, [subject.pk]).order_by("-id")[:50]]
         if can_alerts else [],
+        # a minor's identity only for the supervising officer: nobody else is offered the form
+        "can_reveal": detail["can_reveal"] and (not subject.is_minor or getattr(user, "pk", None) == subject.officer_id),
         "can_alerts": can_alerts, "can_manage": bool(detail["can"]), "can_track": queries.can_view_track(user, subject),
         "record_kinds": RecordKind.choices, "levels": [c for c in Level.choices if c[0] != subject.level],
         "grounds": dict(Ground.choices), "auth_states": dict(AuthorisationState.choices),
@@ -250,11 +252,10 @@ def subject_reveal(request: HttpRequest, subject_id: int) -> HttpResponse:
     try:
         identity = actions.reveal_subject(request.user, subject, purpose=request.POST.get("purpose", ""))
     except DomainError as exc:
+        if request.htmx:  # type: ignore[attr-defined]  # htmx swaps only 2xx: the refusal is shown in the card
+            return render(request, "corrections/partials/identity.html", {"s": subject, "error": refusal(exc)})
         if exc.status == 403:
             raise PermissionDenied(refusal(exc)) from exc
-        if request.htmx:  # type: ignore[attr-defined]
-            return render(request, "corrections/partials/identity.html",
-                          {"s": subject, "error": refusal(exc), "can_reveal": True})
         messages.error(request, refusal(exc))
         return redirect("corrections:subject", subject_id=subject.pk)
     if request.htmx:  # type: ignore[attr-defined]

@@ -144,8 +144,12 @@ def test_a_minors_identity_only_for_the_supervising_officer(corr: World, client:
     subject = in_correction(corr, name="孙小某", is_minor=True)
     url = f"/corrections/subjects/{subject.pk}/reveal/"
     # another officer of the same office sees the file, not the identity
-    assert login(client, corr.officer_a2).get(f"/corrections/subjects/{subject.pk}/").status_code == 200
-    assert login(client, corr.officer_a2).post(url, {"purpose": "核实"}).status_code == 403
+    page = login(client, corr.officer_a2).get(f"/corrections/subjects/{subject.pk}/")
+    assert page.status_code == 200 and 'id="reveal"' not in page.content.decode()
+    assert client.post(url, {"purpose": "核实"}).status_code == 403
+    page = client.post(url, {"purpose": "核实"}, HTTP_HX_REQUEST="true")   # htmx: the refusal in the card
+    assert "孙小某" not in page.content.decode() and "矫正责任人" in page.content.decode()
+    assert 'id="reveal"' in login(client, corr.officer_a).get(f"/corrections/subjects/{subject.pk}/").content.decode()
     page = login(client, corr.officer_a).post(url, {"purpose": "核实"})
     assert page.status_code == 200 and "孙小某" in page.content.decode()
 
