@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -167,7 +168,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     open_subjects = list(queries.subjects(user, state=f"{SubjectState.PENDING},{SubjectState.IN_CORRECTION}")[:500])
     latest = queries.latest_positions(user, open_subjects)
     points = [{"id": s.pk, "label": s.target.label, "lon": p.lon, "lat": p.lat, "t": p.device_time.isoformat(),
-               "url": f"/corrections/subjects/{s.pk}/", "colour": actions.status(s)[0], "monitored": s.target.monitored}
+               "url": reverse("corrections:subject", args=[s.pk]), "colour": actions.status(s)[0], "monitored": s.target.monitored}
               for s in open_subjects if (p := latest.get(s.target_id)) is not None]
     counts = queries.counts(user)
     states = dict(SubjectState.choices)
