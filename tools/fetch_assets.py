@@ -1,4 +1,4 @@
-"""Fetch the browser assets that no PyPI package ships (ECharts), without Node.js.
+"""Fetch the browser assets that no PyPI package ships (ECharts, jsQR), without Node.js.
 
 Run by ``make install`` (``.venv/bin/python tools/fetch_assets.py``). For each asset it downloads a
 pinned npm tarball straight from the registry, checks it against the pinned Subresource-Integrity
@@ -62,6 +62,14 @@ ASSETS = [
             "package/NOTICE": "echarts.NOTICE.txt",
         },
         target=ROOT / "pingan" / "dashboard" / "static" / "dashboard" / "vendor",
+    ),
+    # the checkpoint scanner page's QR decoder (camera frames → the follow code)
+    NpmAsset(
+        package="jsqr",
+        version="1.4.0",
+        integrity="sha512-dxLob7q65Xg2DvstYkRpkYtmKm2sPJ9oFhrhmudT1dZvNFFTlroai3AWSpLey/w5vMcLBXRgOJsbXpdN9HzU/A==",
+        files={"package/dist/jsQR.js": "jsQR.js", "package/LICENSE": "jsQR.LICENSE.txt"},
+        target=ROOT / "pingan" / "corrections" / "static" / "corrections" / "vendor",
     ),
 ]
 
@@ -147,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             fetch(asset)
         except (OSError, RuntimeError, tarfile.TarError) as exc:
-            print(f"{label}: not fetched ({exc}); pages will render without charts", file=sys.stderr)
+            print(f"{label}: not fetched ({exc}); pages will render without charts or camera scanning", file=sys.stderr)
             status = 1
             continue
         print(f"{label}: fetched into {_shown(asset.target)}")

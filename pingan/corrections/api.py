@@ -1,6 +1,7 @@
 """The 如燕 API: subjects (masked) and their file, the monitoring authorisations, and the follow code (the
 subject's phone page, checkpoint scans, check-ins). Subjects the caller may not see answer 404."""
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
@@ -475,3 +476,32 @@ def start_subject_phone_check(request: HttpRequest, subject_id: int) -> Any:
     """Check the subject now: the call is placed at once (retries, if any, follow by the job)."""
     check = actions.start_phone_check(request.user, _visible(request, subject_id))
     return Status(201, presenters.phone_check_row(queries.phone_check(request.user, check.pk)))
+
+
+# -- the subject's track (pages: track playback) -----------------------------------------------------
+
+
+class SubjectTrackQuery(Schema):
+    start: dt.datetime = Field(alias="from")
+    end: dt.datetime = Field(alias="to")
+
+
+class SubjectFixOut(Schema):
+    id: int
+    t: dt.datetime
+    lon: float
+    lat: float
+    accuracy_m: float
+    fix_type: str
+    source: str
+
+
+@router.get("/subjects/{subject_id}/track", response={200: list[SubjectFixOut], **ERRORS})
+def get_correction_track(request: HttpRequest, subject_id: int, params: Query[SubjectTrackQuery]) -> Any:
+    """The subject's positions in a time range (device fixes, scans, check-ins …), in time order, at most 31 days.
+    Only for roles that play back tracks and see the subject (a minor's: the supervising officer); every read is
+    audited as ``pingan.subject.track_viewed``."""
+    subject = _visible(request, subject_id)
+    return [{"id": f.pk, "t": f.device_time, "lon": f.lon, "lat": f.lat, "accuracy_m": f.accuracy_m,
+             "fix_type": f.fix_type, "source": f.source}
+            for f in queries.track(request.user, subject, params.start, params.end)]

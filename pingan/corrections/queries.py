@@ -3,14 +3,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from pingan.accounts import policy
-from pingan.core.errors import NotFoundError
+from pingan.core import audit, clock
+from pingan.core.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from pingan.corrections import permissions as perms
-from pingan.corrections.models import MonitoringAuthorisation, PhoneCheck, Record, Scan, Subject
+from pingan.corrections.models import (
+    OPEN_SUBJECT_STATES,
+    AuthorisationState,
+    CheckIn,
+    MonitoringAuthorisation,
+    PhoneCheck,
+    Record,
+    Scan,
+    Subject,
+    SubjectState,
+)
+from pingan.tracking import permissions as tracking_perms
+from pingan.tracking import queries as tracking_queries
+from pingan.tracking.models import ACTIVE_ALERT_STATES, Alert, AlertState, Fix, LatestPosition
+from pingan.tracking.queries import MAX_TRACK_FIXES
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 RELATED = ("person", "judicial_office", "officer", "area", "permitted_area", "target", "user")
 
@@ -140,3 +159,97 @@ def phone_check(user: Any, check_id: int) -> PhoneCheck:
     if found is None:
         raise NotFoundError("not_found", "no such phone check")
     return found
+
+
+# -- pages: dashboard, file, track ---------------------------------------------------------------------
+
+EXPIRY_AHEAD = dt.timedelta(days=7)   # the reminder job's first reminder (actions.REMINDERS)
+VERIFY_SOON = dt.timedelta(minutes=5)  # a verification this close to its limit is about to run late
+
+
+def expiring_authorisations(user: Any, *, within: dt.timedelta = EXPIRY_AHEAD) -> QuerySet[MonitoringAuthorisation]:
+    """Authorisations in force whose current period ends within ``within``, for the subjects the user sees."""
+    now = clock.now()
+    qs = policy.restrict(user, perms.VIEW_SUBJECT.code, MonitoringAuthorisation.objects.select_related("subject", "subject__person", "approver"))
+    return qs.filter(state=AuthorisationState.ACTIVE, ends_at__lte=now + within).order_by("ends_at")
+
+
+def intake_overdue(user: Any) -> QuerySet[Subject]:
+    """Subjects still pending intake after the tenth day (社区矫正法 art. 21)."""
+    today = clock.now().astimezone(SHANGHAI).date()
+    return subjects(user, state=SubjectState.PENDING).filter(intake_due__lt=today).order_by("intake_due")
+
+
+def counts(user: Any) -> dict[str, list[dict[str, Any]]]:
+    """Subjects in the user's scope by state, by level (open files) and by judicial office (open files)."""
+    qs = subjects(user).order_by()
+    open_qs = qs.filter(state__in=OPEN_SUBJECT_STATES)
+    return {
+        "state": _rows(qs.values("state").annotate(n=Count("id")).order_by("state")),
+        "level": _rows(open_qs.values("level").annotate(n=Count("id")).order_by("level")),
+        "office": _rows(open_qs.values("judicial_office__code", "judicial_office__name").annotate(n=Count("id"))
+                       .order_by("judicial_office__code")),
+    }
+
+
+def _rows(qs: Any) -> list[dict[str, Any]]:
+    return [dict(r) for r in qs]
+
+
+def corrections_alerts(user: Any, subject_ids: Any = None) -> QuerySet[Alert]:
+    """Tracking alerts on the targets of subjects the user sees (owner corrections), through both policies:
+    the user must hold ``tracking.view_alert`` on the alert and ``corrections.view_subject`` on its subject."""
+    if not policy.has_perm(user, tracking_perms.VIEW_ALERT.code):
+        return Alert.objects.none()
+    visible = subjects(user).order_by()
+    if subject_ids is not None:
+        visible = visible.filter(pk__in=subject_ids)
+    return tracking_queries.alerts(user).filter(target__owner="corrections",
+                                                target_id__in=visible.values("target_id"))
+
+
+def open_alerts(user: Any) -> QuerySet[Alert]:
+    return corrections_alerts(user).filter(state__in=(*ACTIVE_ALERT_STATES, AlertState.ESCALATED)).order_by("verify_by", "id")
+
+
+def verifications_due(user: Any, *, within: dt.timedelta = VERIFY_SOON) -> QuerySet[Alert]:
+    """Alerts still being verified whose limit (``verify_by``) is within ``within`` (or past)."""
+    return corrections_alerts(user).filter(state__in=ACTIVE_ALERT_STATES,
+                                           verify_by__lte=clock.now() + within).order_by("verify_by", "id")
+
+
+def latest_positions(user: Any, subject_list: list[Subject]) -> dict[int, LatestPosition]:
+    """The latest positions of these subjects' targets that the user may see (tracking's policy)."""
+    if not policy.has_perm(user, tracking_perms.VIEW_TARGET.code):
+        return {}
+    rows = policy.restrict(user, tracking_perms.VIEW_TARGET.code,
+                           LatestPosition.objects.filter(target_id__in=[s.target_id for s in subject_list]))
+    return {p.target_id: p for p in rows}
+
+
+def can_view_track(user: Any, subject: Subject) -> bool:
+    """Who may play back a subject's track: a role that plays back tracks (``tracking.view_track``) and sees the
+    subject (``corrections.view_subject``); a minor's only the supervising officer."""
+    if not policy.has_perm(user, tracking_perms.VIEW_TRACK.code) or not policy.can(user, perms.VIEW_SUBJECT.code, subject):
+        return False
+    return not subject.is_minor or getattr(user, "pk", None) == subject.officer_id
+
+
+def track(user: Any, subject: Subject, start: dt.datetime, end: dt.datetime) -> list[Fix]:
+    """The subject's positions in [start, end] (device time order), every read audited as
+    ``pingan.subject.track_viewed``; 403 for those who may see the file but not the track."""
+    if not can_view_track(user, subject):
+        raise PermissionDeniedError("permission_denied", "you may not play back this subject's track")
+    if end <= start:
+        raise ValidationFailed("bad_range", "the end must be after the start")
+    if end - start > dt.timedelta(days=31):
+        raise ValidationFailed("bad_range", "a track spans at most 31 days")
+    fixes = list(Fix.objects.filter(target_id=subject.target_id, device_time__gte=start, device_time__lte=end)
+                 .order_by("device_time")[:MAX_TRACK_FIXES])
+    audit.record(user, "pingan.subject.track_viewed", subject,
+                 changes={"from": start.isoformat(), "to": end.isoformat(), "fixes": len(fixes)})
+    return fixes
+
+
+def check_ins(subject: Subject) -> QuerySet[CheckIn]:
+    return CheckIn.objects.filter(subject=subject)

@@ -7,6 +7,18 @@ from pingan.corrections import views
 app_name = "corrections"
 
 urlpatterns = [
+    # Dashboard, file, scanner, phone page
+    path("", views.dashboard, name="dashboard"),
+    path("subjects/", views.subject_list, name="subjects"),
+    path("subjects/<int:subject_id>/", views.subject_file, name="subject"),
+    path("subjects/<int:subject_id>/reveal/", views.subject_reveal, name="subject-reveal"),
+    path("subjects/<int:subject_id>/intake/", views.subject_intake, name="subject-intake"),
+    path("subjects/<int:subject_id>/level/", views.subject_level, name="subject-level"),
+    path("subjects/<int:subject_id>/records/", views.subject_record, name="subject-record"),
+    path("scan/", views.scanner, name="scan"),
+    path("me/", views.my_page, name="me"),
+    path("me/code/", views.my_code, name="me-code"),
+    path("me/check-in/", views.my_check_in, name="me-check-in"),
     # Leave and boundary
     path("leave/", views.leave_queue, name="leave"),
     path("leave/<int:leave_id>/<slug:action>/", views.leave_act, name="leave-act"),

@@ -1,5 +1,7 @@
-"""Pages of 如燕. Parse, call a query or an action, render; access is asked of the policy (a list the user may
-not open answers 403, a subject or leave the user may not see answers 404)."""
+"""Pages of 如燕. Parse, call a query or an action, render; access is asked of the policy (a page the user may
+not open answers 403, a subject the user may not see answers 404, never confirming it exists). Identities are
+masked; a full view goes through ``actions.reveal_subject`` (audited), a track through ``queries.track``
+(audited). Other pieces of 如燕 add their pages below in their own headed sections."""
 
 from __future__ import annotations
 
@@ -10,31 +12,426 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pingan.accounts import policy
 from pingan.accounts.models import Organisation
+from pingan.core import clock, personal
 from pingan.core.errors import DomainError, NotFoundError, PermissionDeniedError
 from pingan.corrections import actions, presenters, queries
 from pingan.corrections import permissions as perms
 from pingan.corrections.models import (
     FINAL_PHONE_CHECK_STATES,
+    AuthorisationState,
+    CheckIn,
+    Colour,
+    CorrectionType,
+    Ground,
     LeaveRequest,
     LeaveState,
     Level,
     PhoneCheck,
     PhoneCheckState,
     PhoneCheckVerdict,
+    RecordKind,
     Subject,
     SubjectState,
     VoiceVerdict,
 )
+from pingan.tracking import permissions as tracking_perms
+from pingan.tracking import presenters as tracking_presenters
+from pingan.tracking.models import ACTIVE_ALERT_STATES, AlertState, Severity
+from pingan.tracking.views import map_settings
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+# Dashboard, file, scanner, phone page ===============================================================
+
+LIST_PAGE = 50
+DASHBOARD_ROWS = 20
+
+#: what a page tells the user when an action refuses (the domain's messages are for developers)
+REFUSALS = {
+    "required": gettext_lazy("Fill in the required field."),
+    "too_long": gettext_lazy("The text is too long."),
+    "same_level": gettext_lazy("The subject is at this level already."),
+    "invalid_level": gettext_lazy("Choose a management level."),
+    "invalid_kind": gettext_lazy("Choose the kind of record."),
+    "invalid_hours": gettext_lazy("Hours must be a number above 0 (only education and community service have hours)."),
+    "in_future": gettext_lazy("The date cannot be in the future."),
+    "before_decision": gettext_lazy("The date comes before the decision took effect."),
+    "not_revocable": gettext_lazy("Control (管制) cannot be revoked."),
+    "grounds_missing": gettext_lazy("A proposal to revoke needs three warnings or a serious violation."),
+    "proposal_pending": gettext_lazy("A proposal to revoke is pending already."),
+    "illegal_transition": gettext_lazy("This action does not apply to the subject in its current state."),
+    "minor_restricted": gettext_lazy("A minor's identity is shown only to the supervising officer."),
+    "permission_denied": gettext_lazy("You may not do this."),
+    "invalid_date": gettext_lazy("Enter a valid date."),
+    "out_of_range": gettext_lazy("The position is not valid."),
+    "not_finite": gettext_lazy("The position is not valid."),
+    "rate_limited": gettext_lazy("Too many typed codes: wait a minute or scan the QR code."),
+}
+
+#: why a checkpoint scan is refused, in words
+SCAN_REASONS = {
+    "malformed": gettext_lazy("Not a follow code."),
+    "unknown_key": gettext_lazy("The code is signed with a key no longer in use: ask for the current code."),
+    "bad_signature": gettext_lazy("Forged code: the signature does not match."),
+    "not_issued": gettext_lazy("Forged code: it was never issued."),
+    "expired": gettext_lazy("Expired code: ask the person to show the current code."),
+    "not_yet_valid": gettext_lazy("The code is not valid yet: check the phone's clock."),
+    "unknown_code": gettext_lazy("No such code: check what was typed."),
+    "ambiguous": gettext_lazy("The short code is ambiguous: scan the QR code instead."),
+    "unknown_subject": gettext_lazy("No such code."),
+    "not_in_correction": gettext_lazy("This person's correction has ended."),
+    "other_subject": gettext_lazy("This is another subject's code."),
+    "replayed": gettext_lazy("Replayed code: it was just shown somewhere else. Stop and report."),
+}
+
+COLOUR_WORDS = {
+    Colour.GREEN: gettext_lazy("Pass"),
+    Colour.YELLOW: gettext_lazy("Pass, note"),
+    Colour.RED: gettext_lazy("Stop, report"),
+}
+
+STATUS_REASONS = {
+    "lost_contact": gettext_lazy("lost contact"), "revoke_proposal_pending": gettext_lazy("proposal to revoke pending"),
+    "escalated_alert": gettext_lazy("alert escalated"), "strict_level": gettext_lazy("strict level"),
+    "open_warning": gettext_lazy("open warning"), "active_alert": gettext_lazy("active alert"),
+    "pending_intake": gettext_lazy("not yet taken in"),
+}
+
+
+def require_perm(request: HttpRequest, perm: str) -> None:
+    if not policy.has_perm(request.user, perm):
+        raise PermissionDenied
+
+
+def visible_subject(request: HttpRequest, subject_id: int) -> Subject:
+    try:
+        return queries.subject(request.user, subject_id)
+    except NotFoundError:
+        raise Http404 from None
+
+
+def refusal(exc: DomainError) -> str:
+    said = REFUSALS.get(exc.code)
+    field = exc.details.get("field")
+    text = str(said) if said is not None else exc.message
+    return f"{text} ({field})" if field and said is not None else text
+
+
+def local(moment: dt.datetime | None) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _date(raw: str) -> dt.date | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise DomainError("invalid_date", "not a date") from None
+
+
+def _float(raw: Any) -> float | None:
+    try:
+        value = float(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return value
+
+
+def alert_row(alert: Any) -> dict[str, Any]:
+    row = tracking_presenters.alert_row(alert)
+    late = bool(row["late"] or (alert.state in ACTIVE_ALERT_STATES and alert.verify_by < clock.now()))
+    return row | {"severity_label": Severity(alert.severity).label, "state_label": AlertState(alert.state).label,
+                  "late": late, "minutes_left": max(0, int((alert.verify_by - clock.now()).total_seconds() // 60))}
+
+
+def subject_row(s: Subject) -> dict[str, Any]:
+    row = presenters.subject_row(s)
+    return row | {"type_label": CorrectionType(s.correction_type).label, "level_label": Level(s.level).label,
+                  "state_label": SubjectState(s.state).label}
+
+
+# -- dashboard ---------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The correction dashboard: subjects on the map, counts, open alerts, verifications about to run late,
+    authorisations about to expire, overdue intakes."""
+    require_perm(request, perms.VIEW_SUBJECT.code)
+    user = request.user
+    open_subjects = list(queries.subjects(user, state=f"{SubjectState.PENDING},{SubjectState.IN_CORRECTION}")[:500])
+    latest = queries.latest_positions(user, open_subjects)
+    points = [{"id": s.pk, "label": s.target.label, "lon": p.lon, "lat": p.lat, "t": p.device_time.isoformat(),
+               "url": reverse("corrections:subject", args=[s.pk]), "colour": actions.status(s)[0], "monitored": s.target.monitored}
+              for s in open_subjects if (p := latest.get(s.target_id)) is not None]
+    counts = queries.counts(user)
+    states = dict(SubjectState.choices)
+    levels = dict(Level.choices)
+    can_alerts = policy.has_perm(user, tracking_perms.VIEW_ALERT.code)
+    return render(request, "corrections/dashboard.html", {
+        "points": points, "can_see_positions": policy.has_perm(user, tracking_perms.VIEW_TARGET.code),
+        "by_state": [{"label": states.get(r["state"], r["state"]), "code": r["state"], "n": r["n"]} for r in counts["state"]],
+        "by_level": [{"label": levels.get(r["level"], r["level"]), "code": r["level"], "n": r["n"]} for r in counts["level"]],
+        "by_office": counts["office"], "total_open": len(open_subjects),
+        "can_alerts": can_alerts,
+        "alerts": [alert_row(a) for a in queries.open_alerts(user)[:DASHBOARD_ROWS]] if can_alerts else [],
+        "due": [alert_row(a) for a in queries.verifications_due(user)[:DASHBOARD_ROWS]] if can_alerts else [],
+        "expiring": list(queries.expiring_authorisations(user)[:DASHBOARD_ROWS]),
+        "overdue": [subject_row(s) for s in queries.intake_overdue(user)[:DASHBOARD_ROWS]],
+        "watermark": True, **map_settings(request),
+    })
+
+
+# -- subjects ------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def subject_list(request: HttpRequest) -> HttpResponse:
+    require_perm(request, perms.VIEW_SUBJECT.code)
+    filters = {k: request.GET.get(k, "").strip() for k in ("state", "level", "office")}
+    qs = queries.subjects(request.user, **filters)
+    page = Paginator(qs, LIST_PAGE).get_page(request.GET.get("page"))
+    return render(request, "corrections/subjects.html", {
+        "page": page, "rows": [subject_row(s) for s in page.object_list], "filters": filters,
+        "states": SubjectState.choices, "levels": Level.choices, "watermark": True,
+        "can_manage": policy.has_perm(request.user, perms.MANAGE_SUBJECT.code),
+    })
+
+
+def file_context(request: HttpRequest, subject: Subject, **extra: Any) -> dict[str, Any]:
+    user = request.user
+    detail = presenters.subject_detail(subject, user)
+    now = clock.now().astimezone(SHANGHAI)
+    can_alerts = policy.has_perm(user, tracking_perms.VIEW_ALERT.code)
+    today = now.date()
+    latest = queries.latest_positions(user, [subject]).get(subject.target_id)
+    return {
+        "s": subject, "d": detail, "type_label": CorrectionType(subject.correction_type).label,
+        "level_label": Level(subject.level).label, "state_label": SubjectState(subject.state).label,
+        "colour_label": Colour(detail["colour"]).label,
+        "status_reasons": [str(STATUS_REASONS.get(r, r)) for r in detail["reasons"]],
+        "records": list(queries.records(subject)[:200]), "authorisations": list(queries.authorisations(subject)),
+        "level_changes": list(subject.level_changes.select_related("by").order_by("-at")[:50]),
+        "transfers": list(subject.transfers.select_related("from_office", "to_office").order_by("-at")[:20]),
+        "scans": list(queries.scans(subject)[:50]), "check_ins": list(queries.check_ins(subject)[:50]),
+        "alerts": [alert_row(a) for a in queries.corrections_alerts(user, [subject.pk]).order_by("-id")[:50]]
+        if can_alerts else [],
+        # a minor's identity only for the supervising officer: nobody else is offered the form
+        "can_reveal": detail["can_reveal"] and (not subject.is_minor or getattr(user, "pk", None) == subject.officer_id),
+        "can_alerts": can_alerts, "can_manage": bool(detail["can"]), "can_track": queries.can_view_track(user, subject),
+        "record_kinds": RecordKind.choices, "levels": [c for c in Level.choices if c[0] != subject.level],
+        "grounds": dict(Ground.choices), "auth_states": dict(AuthorisationState.choices),
+        "record_labels": dict(RecordKind.choices), "level_labels": dict(Level.choices),
+        "today": today.isoformat(),
+        "latest": ({"t": latest.device_time, "lon": latest.lon, "lat": latest.lat, "accuracy_m": latest.accuracy_m}
+                   if latest else None),
+        "track_from": (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        "track_to": (now + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
+        "watermark": True, "identity": None, **map_settings(request), **extra,
+    }
+
+
+@login_required
+@require_GET
+def subject_file(request: HttpRequest, subject_id: int) -> HttpResponse:
+    subject = visible_subject(request, subject_id)
+    return render(request, "corrections/subject.html", file_context(request, subject))
+
+
+@login_required
+@require_POST
+def subject_reveal(request: HttpRequest, subject_id: int) -> HttpResponse:
+    """The identity in full, for a stated purpose (audited by the action); HTMX swaps in the identity card."""
+    subject = visible_subject(request, subject_id)
+    try:
+        identity = actions.reveal_subject(request.user, subject, purpose=request.POST.get("purpose", ""))
+    except DomainError as exc:
+        if request.htmx:  # type: ignore[attr-defined]  # htmx swaps only 2xx: the refusal is shown in the card
+            return render(request, "corrections/partials/identity.html", {"s": subject, "error": refusal(exc)})
+        if exc.status == 403:
+            raise PermissionDenied(refusal(exc)) from exc
+        messages.error(request, refusal(exc))
+        return redirect("corrections:subject", subject_id=subject.pk)
+    if request.htmx:  # type: ignore[attr-defined]
+        return render(request, "corrections/partials/identity.html", {"s": subject, "identity": identity})
+    return render(request, "corrections/subject.html", file_context(request, subject, identity=identity))
+
+
+def _act(request: HttpRequest, subject_id: int, run: Any) -> HttpResponse:
+    """Run an officer's form action; errors go back to the file as a message (403 / 404 stay what they are)."""
+    subject = visible_subject(request, subject_id)
+    try:
+        run(subject)
+    except DomainError as exc:
+        if exc.status == 403:
+            raise PermissionDenied from exc
+        if exc.status == 404:
+            raise Http404 from exc
+        messages.error(request, refusal(exc))
+    else:
+        messages.success(request, _("Done."))
+    return redirect("corrections:subject", subject_id=subject.pk)
+
+
+@login_required
+@require_POST
+def subject_intake(request: HttpRequest, subject_id: int) -> HttpResponse:
+    return _act(request, subject_id, lambda s: actions.record_intake(request.user, s, note=request.POST.get("note", "")))
+
+
+@login_required
+@require_POST
+def subject_level(request: HttpRequest, subject_id: int) -> HttpResponse:
+    return _act(request, subject_id, lambda s: actions.change_level(
+        request.user, s, level=request.POST.get("level", ""), reason=request.POST.get("reason", "")))
+
+
+@login_required
+@require_POST
+def subject_record(request: HttpRequest, subject_id: int) -> HttpResponse:
+    post = request.POST
+    return _act(request, subject_id, lambda s: actions.add_record(
+        request.user, s, kind=post.get("kind", ""), text=post.get("text", ""), occurred_on=_date(post.get("occurred_on", "")),
+        hours=post.get("hours", "").strip() or None, serious=post.get("serious") == "on"))
+
+
+# -- the checkpoint scanner -------------------------------------------------------------------------------
+
+
+def scan_result(out: actions.ScanOut) -> dict[str, Any]:
+    subject = out.subject
+    return {
+        "valid": out.valid, "colour": out.colour, "word": str(COLOUR_WORDS.get(Colour(out.colour), "")) if out.colour else "",
+        "advice": out.advice, "repeat": out.repeat, "reason": out.reason,
+        "reason_text": str(SCAN_REASONS.get(out.reason, out.reason)) if out.reason else "", "at": out.at,
+        "subject": ({"number": subject.number, "name": personal.mask_name(subject.person.name)} if subject else None),
+        "reasons": [str(STATUS_REASONS.get(r, r)) for r in out.reasons],
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def scanner(request: HttpRequest) -> HttpResponse:
+    """The checkpoint scanner: the camera (jsQR) or a typed short code, the scanner's position from the
+    browser (or typed), and the answer shown big. HTMX posts the form and swaps in the answer."""
+    require_perm(request, perms.SCAN_FOLLOW_CODE.code)
+    result: dict[str, Any] | None = None
+    error = ""
+    status = 200
+    if request.method == "POST":
+        post = request.POST
+        lon, lat = _float(post.get("lon")), _float(post.get("lat"))
+        accuracy = _float(post.get("accuracy_m"))
+        code = post.get("code", "").strip()
+        if not code:
+            error, status = _("Scan the QR code or type the 8-character code."), 422
+        elif lon is None or lat is None:
+            error, status = _("The checkpoint's position is needed: allow location, or type it."), 422
+        else:
+            try:
+                result = scan_result(actions.verify_code(request.user, code, lon=lon, lat=lat, accuracy_m=accuracy))
+            except DomainError as exc:
+                if exc.status == 403:
+                    raise PermissionDenied from exc
+                error, status = refusal(exc), exc.status
+    context = {"result": result, "error": error}
+    if request.htmx:  # type: ignore[attr-defined]
+        # htmx swaps only successful answers: a refusal is an answer to show, so it comes as 200 here
+        return render(request, "corrections/partials/scan_result.html", context)
+    return render(request, "corrections/scan.html", context, status=status)
+
+
+# -- the subject's phone page ------------------------------------------------------------------------------
+
+
+def qr_svg(text: str) -> str:
+    """The follow code as an inline SVG (the ``qrcode`` package; alphanumeric mode for the base32 token)."""
+    import qrcode
+    from qrcode.image.svg import SvgPathImage
+
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10, border=4,
+                       image_factory=SvgPathImage)
+    qr.add_data(text)
+    qr.make(fit=True)
+    return str(qr.make_image().to_string(encoding="unicode"))
+
+
+def own_subject(request: HttpRequest) -> Subject:
+    require_perm(request, perms.OWN_FOLLOW_CODE.code)
+    try:
+        return actions.own_subject(request.user)
+    except NotFoundError:
+        raise Http404 from None
+    except DomainError as exc:  # the correction has ended
+        raise Http404 from exc
+
+
+def code_context(request: HttpRequest) -> dict[str, Any]:
+    code = actions.issue_code(request.user)
+    seconds = max(1.0, (code.refresh_at - clock.now()).total_seconds() + 0.5)
+    return {"code": code, "svg": qr_svg(code.token), "short": f"{code.short[:4]} {code.short[4:]}",
+            "refresh_in": round(seconds, 1), "expires_local": local(code.expires_at)}
+
+
+@login_required
+@require_GET
+def my_page(request: HttpRequest) -> HttpResponse:
+    """The subject's own page: the follow code (QR and short code, refreshed before it changes) and the daily
+    check-in."""
+    subject = own_subject(request)
+    today = clock.now().astimezone(SHANGHAI).date()
+    checked = CheckIn.objects.filter(subject=subject, day=today).order_by("-at").first()
+    return render(request, "corrections/me.html", {
+        "subject": subject, "checked": checked, "can_check_in": subject.state == SubjectState.IN_CORRECTION,
+        **code_context(request),
+    })
+
+
+@login_required
+@require_GET
+def my_code(request: HttpRequest) -> HttpResponse:
+    """The code card alone (HTMX refreshes it each window)."""
+    own_subject(request)
+    return render(request, "corrections/partials/code.html", code_context(request))
+
+
+@login_required
+@require_POST
+def my_check_in(request: HttpRequest) -> HttpResponse:
+    own_subject(request)
+    lon, lat = _float(request.POST.get("lon")), _float(request.POST.get("lat"))
+    if lon is None or lat is None:
+        messages.error(request, _("Your position is needed for the check-in: allow location on this page."))
+        return redirect("corrections:me")
+    try:
+        row = actions.check_in(request.user, lon=lon, lat=lat, accuracy_m=_float(request.POST.get("accuracy_m")))
+    except DomainError as exc:
+        if exc.status == 403:
+            raise PermissionDenied from exc
+        messages.error(request, refusal(exc))
+    else:
+        messages.success(request, _("Checked in at {time}.").format(time=local(row.at)))
+    return redirect("corrections:me")
+
+
+# Leave and boundary ==============================================================================
+
 LEAVE_ACTIONS = ("approve", "refuse", "cancel", "return")
 OPEN_LEAVE = ",".join((LeaveState.PENDING, LeaveState.APPROVED, LeaveState.ON_LEAVE, LeaveState.OVERDUE))
 

@@ -21,6 +21,7 @@ from pingan.accounts.district import load_geography, load_organisations
 from pingan.accounts.models import Organisation, OrgKind, Person, User
 from pingan.accounts.setup import ensure_default_roles
 from pingan.core import audit, personal
+from pingan.corrections import demo as corrections_demo
 from pingan.geo.models import Area
 from pingan.tracking import demo as tracking_demo
 
@@ -147,7 +148,7 @@ def load_users(password: str) -> list[DemoLogin]:
         ("mediator", "菱湖调委会 卫调解员", "mediator", [linghu], org.get(f"tjw{town_index[linghu.code]:02d}")),
         ("deputy", "菱湖人大代表 蒋", "deputy", [linghu], None),
         ("safety_officer", "浔安客运 沈安全员", "enterprise_safety_officer", [], org.get("ent01")),
-        ("subject", "社区矫正对象 韩某", "correction_subject", [], None),
+        ("subject", "社区矫正对象 王某", "correction_subject", [], None),
         ("citizen", "群众 杨某", "public", [], None),
         ("auditor", "审计员 朱", "auditor", [district], None),
     ]
@@ -225,5 +226,7 @@ def load_demo(stdout: Any = None) -> tuple[list[DemoLogin], str, bool]:
     load_persons()
     load_event_history()
     tracking_demo.load()
+    logins += [DemoLogin(*row) for row in corrections_demo.load_users(password)]
+    corrections_demo.load()
     write_logins(logins, password)
     return logins, password, generated

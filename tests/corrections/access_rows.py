@@ -25,6 +25,8 @@ OFFICER = ("correction_officer",)
 SEE = ("correction_officer", "procurator")
 SCAN = ("correction_officer", "police_officer", "checkpoint_staff")
 INSIDE = (120.32, 30.85)
+_NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+TRACK_PERIOD = f"?from={(_NOW - dt.timedelta(days=1)).strftime('%Y-%m-%dT%H:%M:%SZ')}&to={(_NOW + dt.timedelta(days=1)).strftime('%Y-%m-%dT%H:%M:%SZ')}"
 
 
 def only(roles: tuple[str, ...], ok: int = A, both: tuple[int, int] | None = None) -> dict[str, object]:
@@ -111,6 +113,28 @@ ROWS: dict[str, dict[str, object]] = {
     "corrections:phone-checks": {"method": "GET", "cells": row(default=F, anonymous=L, **only(SEE))},
     "corrections:phone-check-start": {"method": "POST", "kind": "page_phonecheck",
                                       "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=D))},
+    # the subject's track: roles that play back tracks and see the subject (the procurator reads the file, not the track)
+    "api:get_correction_track": {"method": "GET", "kind": "subject", "query": TRACK_PERIOD,
+                                 "cells": row(default=H, anonymous=U, **on_subject(OFFICER))},
+    # -- pages (Dashboard, file, scanner, phone page); anonymous visitors are sent to the login page ----------
+    "corrections:dashboard": {"method": "GET", "cells": row(default=F, anonymous=L, **only(SEE))},
+    "corrections:subjects": {"method": "GET", "cells": row(default=F, anonymous=L, **only(SEE))},
+    "corrections:subject": {"method": "GET", "kind": "subject", "cells": row(default=H, anonymous=L, **on_subject(SEE))},
+    "corrections:subject-reveal": {"method": "POST", "kind": "subject",
+                                   "cells": row(default=H, anonymous=L, **on_subject(OFFICER))},
+    # the officer's forms answer with a redirect back to the file
+    "corrections:subject-intake": {"method": "POST", "kind": "subj:intake",
+                                   "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=D))},
+    "corrections:subject-level": {"method": "POST", "kind": "subj:level",
+                                  "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=D))},
+    "corrections:subject-record": {"method": "POST", "kind": "subj:record",
+                                   "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=D))},
+    "corrections:scan": {"method": "GET", "cells": row(default=F, anonymous=L, **only(SCAN))},
+    "corrections:me": {"method": "GET", "kind": "own_code", "cells": row(default=F, anonymous=L, correction_subject=(A, H))},
+    "corrections:me-code": {"method": "GET", "kind": "own_code",
+                            "cells": row(default=F, anonymous=L, correction_subject=(A, H))},
+    "corrections:me-check-in": {"method": "POST", "kind": "own_checkin",
+                                "cells": row(default=F, anonymous=L, correction_subject=(D, H))},
 }
 
 
