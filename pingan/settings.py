@@ -306,5 +306,10 @@ PINGAN_DEMO_FEED = env.bool("PINGAN_DEMO_FEED", default=PINGAN_ENV == "demo")
 PINGAN_FOLLOWCODE_KEYS = env.list("PINGAN_FOLLOWCODE_KEYS", default=[])
 PINGAN_FOLLOWCODE_SECONDS = env.int("PINGAN_FOLLOWCODE_SECONDS", default=60)
 PINGAN_FOLLOWCODE_TYPED_PER_MINUTE = env.int("PINGAN_FOLLOWCODE_TYPED_PER_MINUTE", default=10)
+# Core-area reverse warnings: minutes to verify a warning (a core area may set its own), the share of a coarse
+# position's accuracy circle inside a core area that raises a possible-entry warning, the event type escalation opens.
+PINGAN_CORRECTIONS_VERIFY_MINUTES = env.int("PINGAN_CORRECTIONS_VERIFY_MINUTES", default=15)
+PINGAN_CORRECTIONS_POSSIBLE_ENTRY_SHARE = env.float("PINGAN_CORRECTIONS_POSSIBLE_ENTRY_SHARE", default=0.5)
+PINGAN_CORRECTIONS_EVENT_TYPE = env.str("PINGAN_CORRECTIONS_EVENT_TYPE", default="public-order-key-persons")
 
 PINGAN_SITE_NAME = _("Pingan")

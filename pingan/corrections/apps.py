@@ -10,4 +10,9 @@ class CorrectionsConfig(AppConfig):
     verbose_name = _("Community corrections")
 
     def ready(self) -> None:
-        from pingan.corrections import jobs, scopes  # noqa: F401  (register jobs, scopes, permissions)
+        # jobs, scopes and permissions register themselves; coreareas registers the core-area screening check
+        # and the tracking hook that sets a core-area warning's deadline and tells the police post.
+        from pingan.corrections import coreareas, jobs, scopes  # noqa: F401
+        from pingan.tracking.actions import label_rule
+
+        label_rule(coreareas.RULE, _("may have entered a core area"))

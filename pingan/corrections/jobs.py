@@ -73,3 +73,15 @@ def _safely(step, *args) -> bool:  # type: ignore[no-untyped-def]
     except Exception:
         log.exception("%s%r failed", step.__name__, args)
         return False
+
+
+# Core areas and reverse warnings ----------------------------------------------------------------------
+
+
+@periodic("corrections.warnings", every=dt.timedelta(minutes=1))
+def warnings(now: dt.datetime) -> int:
+    """Core-area warnings still open or being verified past their deadline escalate by themselves, once."""
+    done = 0
+    for alert_id in actions.warnings_due(now):
+        done += _safely(actions.auto_escalate, alert_id, now)
+    return done

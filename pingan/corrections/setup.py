@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pingan.corrections.permissions import GRANTS, HEAD_ROLE
+from pingan.corrections.permissions import CORE_AREA_GRANTS, GRANTS, HEAD_ROLE
 
 
 def ensure_roles(apps: Any = None) -> None:
@@ -19,9 +19,24 @@ def ensure_roles(apps: Any = None) -> None:
     code, name, name_en, scope, permissions, description = HEAD_ROLE
     Role.objects.get_or_create(code=code, defaults={"name": name, "name_en": name_en, "scope": scope,
                                                     "permissions": list(permissions), "description": description})
-    for role in Role.objects.filter(code__in=GRANTS):
+    _add(Role, GRANTS)
+    ensure_core_area_grants(apps)
+
+
+def _add(Role: Any, grants: dict[str, list[str]]) -> None:
+    for role in Role.objects.filter(code__in=grants):
         current = list(role.permissions or [])
-        added = [c for c in GRANTS[role.code] if c not in current]
+        added = [c for c in grants[role.code] if c not in current]
         if added:
             role.permissions = current + added
             role.save(update_fields=["permissions"])
+
+
+def ensure_core_area_grants(apps: Any = None) -> None:
+    """Core areas and reverse warnings: corrections.manage_core_area for the head of the bureau and the district
+    admin (migration 0004)."""
+    if apps is None:
+        from django.apps import apps as live
+
+        apps = live
+    _add(apps.get_model("accounts", "Role"), CORE_AREA_GRANTS)
