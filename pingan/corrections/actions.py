@@ -1286,7 +1286,8 @@ def _buffer(value: float) -> float:
 def _core_changed() -> None:
     from pingan.corrections import coreareas
 
-    transaction.on_commit(coreareas.invalidate)
+    coreareas.invalidate()  # this transaction's own positions see the change …
+    transaction.on_commit(coreareas.invalidate)  # … and everyone's after the commit
 
 
 def create_core_area(actor: Actor, data: CoreAreaInput) -> Any:

@@ -12,7 +12,7 @@ tolerance ``buffer_m``. A share of at least ``PINGAN_CORRECTIONS_POSSIBLE_ENTRY_
 whose point is inside the area, ``warning`` otherwise.
 
 The index is built once per process and rebuilt when a core-area action commits (:func:`invalidate`) or, for
-other processes, when the core areas' fingerprint (count, newest ``updated_at``) changes — checked at most every
+other processes, when the core areas' fingerprint (count, last id, sum of versions, newest ``updated_at``) changes — checked at most every
 ``PINGAN_INDEX_CHECK_SECONDS``.
 """
 
@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import shapely
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Sum
 from django.utils.translation import gettext as _
 
 from pingan.accounts.models import RoleAssignment, User
@@ -81,8 +81,8 @@ def invalidate() -> None:
 
 
 def _fingerprint() -> tuple[Any, ...]:
-    agg = CoreArea.objects.aggregate(n=Count("id"), latest=Max("updated_at"))
-    return agg["n"], agg["latest"]
+    agg = CoreArea.objects.aggregate(n=Count("id"), last=Max("id"), versions=Sum("version"), latest=Max("updated_at"))
+    return agg["n"], agg["last"], agg["versions"], agg["latest"]
 
 
 def _build() -> dict[int, Indexed]:
