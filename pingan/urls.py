@@ -16,5 +16,6 @@ urlpatterns = [
     path("work/", include("pingan.fieldwork.urls")),
     path("dashboard/", include("pingan.dashboard.urls")),
     path("tracking/", include("pingan.tracking.urls")),
+    path("corrections/", include("pingan.corrections.urls")),
     path("", include("pingan.web.urls")),
 ]

@@ -22,6 +22,8 @@ NAV: list[tuple[str, Any, str | None]] = [
     ("fieldwork:enforcement", _("Joint enforcement"), "fieldwork.view_fieldwork"),
     ("tracking:alerts", _("Alerts"), "tracking.view_alert"),
     ("tracking:map", _("Live map"), "tracking.view_target"),
+    ("corrections:warnings", _("Core-area warnings"), "corrections.view_subject"),
+    ("corrections:core_areas", _("Core areas"), "corrections.manage_core_area"),
     ("dashboard:index", _("Dashboard"), "events.view_dashboard"),
     ("web:areas", _("Areas"), p.VIEW_AREA.code),
     ("web:persons", _("Persons"), p.VIEW_PERSON.code),

@@ -17,8 +17,8 @@ from pingan.core.models import AuditEntry
 from pingan.corrections import actions, coreareas, jobs, positions, queries
 from pingan.corrections.models import CoreArea
 from pingan.events.models import Event, Notification
-from pingan.tracking import pipeline
 from pingan.tracking import permissions as tracking_perms
+from pingan.tracking import pipeline
 from pingan.tracking.models import Alert, Device, Target, TargetGroup
 from tests.conftest import TOWN_A
 
