@@ -33,6 +33,7 @@ from django.db.models import Count, Max, Sum
 from django.utils.translation import gettext as _
 
 from pingan.accounts.models import RoleAssignment, User
+from pingan.core import clock
 from pingan.corrections import screening
 from pingan.corrections.models import CoreArea
 from pingan.tracking import actions as tracking_actions
@@ -186,13 +187,7 @@ def core_areas(position: screening.Position) -> None:
                               "share": round(share, 3), "source": position.source, "core_area": core.id})
                for core, share, severity in found]
     with transaction.atomic():
-        pipeline.apply_effects(effects, position.at if position.at > _now() else _now())
-
-
-def _now() -> dt.datetime:
-    from pingan.core import clock
-
-    return clock.now()
+        pipeline.apply_effects(effects, clock.now())  # raised now, whenever the position was taken
 
 
 # --- every core-area alert: its deadline and the police post's notice --------------------------------

@@ -120,7 +120,10 @@ def _subject_of(alert: Alert) -> Subject | None:
 def warning_row(a: Alert, user: Any, subject: Subject | None = None) -> dict[str, Any]:
     """A warning as its officers see it: the subject by file number and masked name (never the full identity)."""
     subject = subject if subject is not None else _subject_of(a)
-    core = CoreArea.objects.filter(zone_id=a.zone_id or 0).first()
+    try:
+        core: CoreArea | None = a.zone.core_area if a.zone is not None else None  # select_related by queries.warnings
+    except CoreArea.DoesNotExist:
+        core = None
     return {
         "id": a.pk, "number": a.number, "rule": a.rule, "rule_label": str(RULE_LABELS.get(a.rule, a.rule)),
         "severity": a.severity, "state": a.state, "version": a.version,
