@@ -331,5 +331,10 @@ PINGAN_TELEPHONY_SEED = env.str("PINGAN_TELEPHONY_SEED", default="pingan")
 PINGAN_CORRECTIONS_LOST_CONTACT_HOURS = env.float("PINGAN_CORRECTIONS_LOST_CONTACT_HOURS", default=24.0)
 # Faked positions: a jump between two positions faster than this (beyond both accuracies) is flagged.
 PINGAN_CORRECTIONS_FAKE_SPEED_KMH = env.float("PINGAN_CORRECTIONS_FAKE_SPEED_KMH", default=200.0)
+# Core-area reverse warnings: minutes to verify a warning (a core area may set its own), the share of a coarse
+# position's accuracy circle inside a core area that raises a possible-entry warning, the event type escalation opens.
+PINGAN_CORRECTIONS_VERIFY_MINUTES = env.int("PINGAN_CORRECTIONS_VERIFY_MINUTES", default=15)
+PINGAN_CORRECTIONS_POSSIBLE_ENTRY_SHARE = env.float("PINGAN_CORRECTIONS_POSSIBLE_ENTRY_SHARE", default=0.5)
+PINGAN_CORRECTIONS_EVENT_TYPE = env.str("PINGAN_CORRECTIONS_EVENT_TYPE", default="public-order-key-persons")
 
 PINGAN_SITE_NAME = _("Pingan")

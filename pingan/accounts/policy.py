@@ -1,7 +1,8 @@
 """The one access policy: *may this user do this on this object?* and *which objects may they see?*
 
 Answer = permission (from the user's roles) × scope (the role's reach: the whole district, an area
-subtree, an organisation, own records) + per-object grants − restrictions (sealed records). Lists are
+subtree, an organisation, own records) + per-object grants − restrictions (sealed records, and the conditions
+a module registers with :func:`register_restriction`). Lists are
 filtered with :func:`restrict` (one query filter); single objects and actions are checked with
 :func:`can` / :func:`require`, which run the same filter against the object's row, so the two never
 disagree. No view or endpoint filters by hand.
@@ -9,6 +10,7 @@ disagree. No view or endpoint filters by hand.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -39,6 +41,29 @@ _specs: dict[type[models.Model], ScopeSpec] = {}
 
 def register_scope(model: type[models.Model], spec: ScopeSpec) -> None:
     _specs[model] = spec
+
+
+#: a further condition rows of a model must meet for a user and a permission (None: no further condition)
+Restriction = Callable[[Any, str], "Q | None"]
+_restrictions: dict[type[models.Model], list[Restriction]] = {}
+
+
+def register_restriction(model: type[models.Model], fn: Restriction) -> None:
+    """Narrow what the scope reaches: ``fn(user, perm)`` returns a filter the rows of ``model`` must also
+    satisfy (applied in :func:`scope_q`, hence in :func:`restrict`, :func:`can` and :func:`require`, after
+    grants), or None for no further condition. A higher module uses it to narrow a lower module's rows that
+    it owns (如燕 on tracking's targets, alerts and tracks of correction subjects) without the lower module
+    importing it. Superusers are not restricted."""
+    if fn not in _restrictions.setdefault(model, []):
+        _restrictions[model].append(fn)
+
+
+def _restricted(user: Any, perm: str, model: type[models.Model], q: Q) -> Q:
+    for fn in _restrictions.get(model, ()):
+        extra = fn(user, perm)
+        if extra is not None:
+            q = q & extra
+    return q
 
 
 def spec_for(model: type[models.Model]) -> ScopeSpec:
@@ -140,6 +165,8 @@ def scope_q(user: Any, perm: str, model: type[models.Model]) -> Q | None:
     if grant_ids:
         grant_q = Q(pk__in=grant_ids)
         combined = grant_q if combined is None else combined | grant_q
+    if combined is not None:
+        combined = _restricted(user, perm, model, combined)
     return combined
 
 

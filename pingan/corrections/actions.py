@@ -365,6 +365,7 @@ def register_subject(actor: Actor, data: SubjectInput) -> Subject:
         _check_officer(officer, subject)
         _supervise(officer, subject, by=actor)
         positions.ensure_devices(target)
+        sync_level_group(subject)
         _join_permitted_zone(subject)
         audit.record(actor, "pingan.subject.registered", subject, changes={
             "person": person.audit_repr(), "correction_type": subject.correction_type, "level": subject.level,
@@ -492,6 +493,7 @@ def change_level(actor: Actor, subject: Subject, *, level: str, reason: str) -> 
         _moved(subject, (SubjectState.IN_CORRECTION,), "change the level of", level=level)
         change = LevelChange.objects.create(subject=subject, from_level=before, to_level=level, reason=reason,
                                             by=_user(actor), at=clock.now())
+        sync_level_group(subject)
         audit.record(actor, "pingan.subject.level_changed", subject, changes={"level": [before, level], "reason": reason[:200]})
     return change
 
@@ -521,6 +523,7 @@ def transfer_subject(actor: Actor, subject: Subject, *, to_office: Organisation 
             _revoke(before[1], subject, by=actor)
         _supervise(to_officer, subject, by=actor)
         _update_target(subject, organisation=office, area=new_area)
+        sync_level_group(subject)
         _leave_permitted_if_changed(subject, permitted)
         transfer = Transfer.objects.create(subject=subject, from_office=before[0], to_office=office, from_officer=before[1],
                                            to_officer=to_officer, from_area=before[2], to_area=new_area, reason=reason,
@@ -730,6 +733,7 @@ def _close_file(actor: Actor, subject: Subject, *, state: str, reason: str, on: 
         tracking_actions.set_monitoring(SYSTEM, Target.objects.get(pk=subject.target_id), on=False, reason=f"subject {state}",
                                         owner="corrections")
         _leave_zones(subject)
+        sync_level_group(subject)
         IssuedCode.objects.filter(subject=subject).delete()
         if subject.is_minor:
             _update_target(subject, sealed=True)
@@ -2017,3 +2021,313 @@ def faked(position: screening.Position) -> None:
         audit.record("system", "pingan.subject.position_flagged", subject,
                      changes={"fix": position.fix_id, "source": position.source,
                               "kinds": [f["kind"] for f in findings]})
+
+
+# Core areas and reverse warnings --------------------------------------------------------------------------
+#
+# A core area (核心区) drives one tracking exclusion zone owned by corrections (fast: no dwell) whose members are
+# target groups: one group per management level, kept in sync with each subject's level below, or groups chosen
+# by the bureau. Its warnings are tracking alerts on that zone (``zone_exclusion`` from device fixes,
+# ``corearea_possible`` from the screening check in ``coreareas``); the verification workflow wraps tracking's
+# alert actions after this module's own check (the subject's officers act; procurators read).
+
+LEVEL_GROUP_PREFIX = "corrections-level-"
+WARNING_RULES = ("zone_exclusion", "corearea_possible")
+DISMISS_REASONS = {"authorised": "authorised", "position_error": "position_error", "other": "other"}
+AUTO_ESCALATION_NOTE = "escalated automatically: verification ran past its limit"
+
+
+def level_group(level: str) -> Any:
+    """The tracking target group of a management level (created when missing)."""
+    from pingan.tracking.models import TargetGroup
+
+    found = TargetGroup.objects.filter(code=LEVEL_GROUP_PREFIX + level).first()
+    if found is not None:
+        return found
+    return tracking_actions.ensure_group(SYSTEM, code=LEVEL_GROUP_PREFIX + level, name=f"corrections level {level}")
+
+
+def sync_level_group(subject: Subject) -> None:
+    """The subject's target is in the group of its level while the file is open, and in no other level's group."""
+    target = Target.objects.get(pk=subject.target_id)
+    keep = [g for g in target.groups.all() if not g.code.startswith(LEVEL_GROUP_PREFIX)]
+    wanted = [*keep, level_group(subject.level)] if subject.state in OPEN_SUBJECT_STATES else keep
+    tracking_actions.update_target(SYSTEM, target, owner="corrections", groups=wanted)
+
+
+@dataclass
+class CoreAreaInput:
+    name: str
+    coords: Any
+    area: Area | None = None
+    shape: str = "polygon"
+    radius_m: float = 0.0
+    description: str = ""
+    schedule: dict[str, Any] | None = None
+    applies_to: str = "all"
+    levels: Sequence[str] = ()
+    groups: Sequence[Any] = ()
+    police_post: Organisation | None = None
+    verify_minutes: int | None = None
+    buffer_m: float = 50.0
+
+
+def _members(applies_to: str, levels: Sequence[str], groups: Sequence[Any]) -> tuple[list[str], list[Any]]:
+    from pingan.corrections.models import AppliesTo
+
+    if applies_to not in AppliesTo.values:
+        raise ValidationFailed("invalid_applies_to", "applies_to must be one of " + ", ".join(AppliesTo.values),
+                               field="applies_to")
+    if applies_to == AppliesTo.ALL:
+        return [], [level_group(level) for level in Level.values]
+    if applies_to == AppliesTo.LEVELS:
+        levels = list(dict.fromkeys(levels))
+        if not levels or any(level not in Level.values for level in levels):
+            raise ValidationFailed("invalid_level", "levels must be some of " + ", ".join(Level.values), field="levels")
+        return levels, [level_group(level) for level in levels]
+    if not groups:
+        raise ValidationFailed("required", "name at least one target group", field="groups")
+    return [], list(groups)
+
+
+def _police_post(org: Organisation | None) -> Organisation | None:
+    if org is not None and (org.kind != OrgKind.POLICE_STATION or not org.is_active):
+        raise ValidationFailed("not_a_police_post", "the police post must be an active police station", field="police_post")
+    return org
+
+
+def _verify_minutes(value: int | None) -> int:
+    minutes = int(settings.PINGAN_CORRECTIONS_VERIFY_MINUTES if value is None else value)
+    if not 1 <= minutes <= 24 * 60:
+        raise ValidationFailed("out_of_range", "verification takes 1 minute to 24 hours", field="verify_minutes")
+    return minutes
+
+
+def _buffer(value: float) -> float:
+    if not isinstance(value, int | float) or not math.isfinite(value) or not 0 <= value <= 2000:
+        raise ValidationFailed("out_of_range", "the border tolerance is 0–2,000 m", field="buffer_m")
+    return float(value)
+
+
+def _core_changed() -> None:
+    from pingan.corrections import coreareas
+
+    coreareas.invalidate()  # this transaction's own positions see the change …
+    transaction.on_commit(coreareas.invalidate)  # … and everyone's after the commit
+
+
+def create_core_area(actor: Actor, data: CoreAreaInput) -> Any:
+    """A core area and its tracking exclusion zone (owner corrections, fast), for all subjects, some levels or
+    some groups, on a schedule (None: always)."""
+    from pingan.corrections.models import CoreArea
+
+    _require(actor, perms.MANAGE_CORE_AREA.code)
+    name = clean_text(data.name, "name", max_length=70)
+    description = clean_text(data.description, "description", max_length=2000, required=False)
+    if data.area is None:
+        raise ValidationFailed("required", "the core area's area is required", field="area")
+    levels, groups = _members(data.applies_to, data.levels, data.groups)
+    police_post = _police_post(data.police_post)
+    minutes = _verify_minutes(data.verify_minutes)
+    buffer_m = _buffer(data.buffer_m)
+    now = clock.now()
+    with transaction.atomic():
+        zone = tracking_actions.create_zone(SYSTEM, name=f"core {name}", kind="exclusion", shape=data.shape,
+                                            coords=data.coords, radius_m=data.radius_m, fast=True, schedule=data.schedule,
+                                            area=data.area, groups=groups, organisation=police_post, owner="corrections")
+        core = CoreArea.objects.create(name=name, description=description, area=data.area, zone=zone,
+                                       schedule=data.schedule, applies_to=data.applies_to, levels=levels,
+                                       police_post=police_post, verify_minutes=minutes, buffer_m=buffer_m,
+                                       created_by=_user(actor), created_at=now, updated_at=now)
+        if data.applies_to == "groups":
+            core.groups.set(groups)
+        if not _system(actor) and not policy.can(actor, perms.MANAGE_CORE_AREA.code, core):
+            raise PermissionDeniedError("out_of_scope", "the core area's area is outside your scope")
+        audit.record(actor, "pingan.corearea.created", core, changes={
+            "name": name, "area": data.area.code, "applies_to": data.applies_to, "levels": levels,
+            "groups": [g.code for g in groups], "schedule": data.schedule, "verify_minutes": minutes,
+            "police_post": police_post.code if police_post else None, "zone": zone.pk})
+        _core_changed()
+    return core
+
+
+_UNSET: Any = object()
+
+
+def _core_require(actor: Actor, core: Any) -> None:
+    if _system(actor):
+        return
+    if not policy.can(actor, perms.MANAGE_CORE_AREA.code, core):
+        if policy.has_perm(actor, perms.MANAGE_CORE_AREA.code):
+            raise NotFoundError("not_found", "no such core area")
+        raise PermissionDeniedError("permission_denied", f"not allowed: {perms.MANAGE_CORE_AREA.code}")
+
+
+def _core_bump(core: Any, version: int | None, **values: Any) -> None:
+    from pingan.corrections.models import CoreArea
+
+    expected = core.version if version is None else version
+    if not CoreArea.objects.filter(pk=core.pk, version=expected).update(**values, version=F("version") + 1,
+                                                                        updated_at=clock.now()):
+        current = CoreArea.objects.filter(pk=core.pk).values_list("version", flat=True).first()
+        raise ConflictError("stale_version", "the core area was changed by someone else", version=current)
+    for name, value in values.items():
+        setattr(core, name, value)
+    core.version = expected + 1
+
+
+def update_core_area(actor: Actor, core: Any, *, version: int | None = None, name: str | None = None,
+                     description: str | None = None, schedule: Any = _UNSET, applies_to: str | None = None,
+                     levels: Sequence[str] | None = None, groups: Sequence[Any] | None = None,
+                     police_post: Any = _UNSET, verify_minutes: int | None = None, buffer_m: float | None = None) -> Any:
+    """Change a core area's schedule, whom it applies to, its police post, its time limit or its tolerance."""
+    _core_require(actor, core)
+    if not core.is_active:
+        raise ConflictError("illegal_transition", "this core area is no longer active")
+    values: dict[str, Any] = {}
+    changes: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = clean_text(name, "name", max_length=70)
+    if description is not None:
+        values["description"] = clean_text(description, "description", max_length=2000, required=False)
+    if schedule is not _UNSET:
+        values["schedule"] = schedule
+    if police_post is not _UNSET:
+        values["police_post"] = _police_post(police_post)
+    if verify_minutes is not None:
+        values["verify_minutes"] = _verify_minutes(verify_minutes)
+    if buffer_m is not None:
+        values["buffer_m"] = _buffer(buffer_m)
+    members = None
+    if applies_to is not None or levels is not None or groups is not None:
+        target_kind = applies_to or core.applies_to
+        members = _members(target_kind, levels if levels is not None else core.levels,
+                           groups if groups is not None else list(core.groups.all()))
+        values["applies_to"] = target_kind
+        values["levels"] = members[0]
+    with transaction.atomic():
+        _core_bump(core, version, **values)
+        zone = Zone.objects.get(pk=core.zone_id)
+        if "schedule" in values or "name" in values:
+            tracking_actions.set_zone_schedule(SYSTEM, zone, schedule=core.schedule,
+                                               name=f"core {core.name}" if "name" in values else None)
+        if members is not None:
+            tracking_actions.set_zone_members(SYSTEM, zone, groups=members[1])
+            core.groups.set(members[1] if core.applies_to == "groups" else [])
+            changes["groups"] = [g.code for g in members[1]]
+        for key, value in values.items():
+            changes[key] = getattr(value, "code", value)
+        audit.record(actor, "pingan.corearea.updated", core, changes=changes)
+        _core_changed()
+    return core
+
+
+def deactivate_core_area(actor: Actor, core: Any, *, version: int | None = None) -> Any:
+    """The core area no longer applies (its zone is deactivated; open warnings stay to be verified)."""
+    _core_require(actor, core)
+    if not core.is_active:
+        raise ConflictError("illegal_transition", "this core area is no longer active")
+    with transaction.atomic():
+        _core_bump(core, version, is_active=False)
+        tracking_actions.deactivate_zone(SYSTEM, Zone.objects.get(pk=core.zone_id))
+        audit.record(actor, "pingan.corearea.deactivated", core, changes={"is_active": [True, False]})
+        _core_changed()
+    return core
+
+
+def warning_subject(alert: Alert) -> Subject:
+    found = Subject.objects.select_related("officer").filter(target_id=alert.target_id).first()
+    if found is None:
+        raise NotFoundError("not_found", "no such warning")
+    return found
+
+
+def is_warning(alert: Alert) -> bool:
+    from pingan.corrections.models import CoreArea
+
+    return bool(alert.zone_id) and CoreArea.objects.filter(zone_id=alert.zone_id or 0).exists()
+
+
+def _warning_require(actor: Actor, alert: Alert, perm: str) -> Subject:
+    """A core-area warning the actor may see (404 otherwise) and act on with ``perm`` on its subject (403)."""
+    if not is_warning(alert):
+        raise NotFoundError("not_found", "no such warning")
+    subject = warning_subject(alert)
+    if _system(actor):
+        return subject
+    if not policy.can(actor, perms.VIEW_SUBJECT.code, subject):
+        raise NotFoundError("not_found", "no such warning")
+    policy.require(actor, perm, subject)
+    return subject
+
+
+def start_verifying(actor: Actor, alert: Alert, *, note: str = "", version: int | None = None) -> Alert:
+    """The officer has seen the warning and is verifying (tracking: acknowledged)."""
+    _warning_require(actor, alert, perms.MANAGE_SUBJECT.code)
+    return tracking_actions.acknowledge_alert(actor, alert, note=note, version=version)
+
+
+def record_finding(actor: Actor, alert: Alert, *, method: str, text: str) -> Any:
+    """What verifying found, and how (phoned the subject or the officer, on site, other): a step of the alert."""
+    from pingan.corrections.models import VerifyMethod
+
+    _warning_require(actor, alert, perms.MANAGE_SUBJECT.code)
+    if method not in VerifyMethod.values:
+        raise ValidationFailed("invalid_method", "method must be one of " + ", ".join(VerifyMethod.values), field="method")
+    text = clean_text(text, "text", max_length=480)
+    label = str(VerifyMethod(method).label)
+    return tracking_actions.note_alert(actor, alert, note=f"{label}: {text}", data={"method": method, "found": text})
+
+
+def dismiss_warning(actor: Actor, alert: Alert, *, reason: str, note: str = "", version: int | None = None) -> Alert:
+    """Verified, nothing wrong: an authorised visit, a position error, or another reason (then the note says it)."""
+    _warning_require(actor, alert, perms.MANAGE_SUBJECT.code)
+    if reason not in DISMISS_REASONS:
+        raise ValidationFailed("invalid_reason", "reason must be one of " + ", ".join(DISMISS_REASONS), field="reason")
+    return tracking_actions.dismiss_alert(actor, alert, reason=DISMISS_REASONS[reason], note=note, version=version)
+
+
+def escalate_warning(actor: Actor, alert: Alert, *, note: str = "", version: int | None = None) -> Alert:
+    """Verified, something is wrong (or not verifiable): a police event in the closed loop, located at the warning's
+    place and routed to its area; the police post is told and may then see the alert."""
+    _warning_require(actor, alert, perms.MANAGE_SUBJECT.code)
+    alert = tracking_actions.escalate_alert(actor, alert, note=note, version=version,
+                                            event_type=settings.PINGAN_CORRECTIONS_EVENT_TYPE)
+    _tell_post_escalated(alert)
+    return alert
+
+
+def _tell_post_escalated(alert: Alert) -> None:
+    from pingan.corrections import coreareas
+    from pingan.corrections.models import CoreArea
+
+    core = CoreArea.objects.filter(zone_id=alert.zone_id or 0).first()
+    if core is None:
+        return
+    alert = Alert.objects.select_related("place", "event").get(pk=alert.pk)
+    text = _("Core-area warning {number} ({area}) is escalated to you: event {event}.").format(
+        number=alert.number, area=core.name, event=alert.event.number if alert.event else "")
+    _later("corrections.corearea_escalated", text, coreareas.police_recipients(alert, core))
+
+
+def warnings_due(now: dt.datetime) -> list[int]:
+    """Core-area warnings still open or being verified past their deadline (for the job)."""
+    from pingan.corrections.models import CoreArea
+
+    zones = CoreArea.objects.values_list("zone_id", flat=True)
+    return list(Alert.objects.filter(state__in=ACTIVE_ALERT_STATES, verify_by__lte=now, zone_id__in=zones)
+                .order_by("verify_by").values_list("id", flat=True)[:500])
+
+
+def auto_escalate(alert_id: int, now: dt.datetime) -> bool:
+    """A verification that ran past its limit escalates by itself, once (a concurrent handler wins: 409 skipped)."""
+    alert = Alert.objects.filter(pk=alert_id, state__in=ACTIVE_ALERT_STATES, verify_by__lte=now).first()
+    if alert is None or not is_warning(alert):
+        return False
+    try:
+        alert = tracking_actions.escalate_alert(SYSTEM, alert, note=AUTO_ESCALATION_NOTE, version=alert.version,
+                                                event_type=settings.PINGAN_CORRECTIONS_EVENT_TYPE)
+    except ConflictError:
+        return False
+    _tell_post_escalated(alert)
+    return True

@@ -505,3 +505,167 @@ def get_correction_track(request: HttpRequest, subject_id: int, params: Query[Su
     return [{"id": f.pk, "t": f.device_time, "lon": f.lon, "lat": f.lat, "accuracy_m": f.accuracy_m,
              "fix_type": f.fix_type, "source": f.source}
             for f in queries.track(request.user, subject, params.start, params.end)]
+
+
+# Core areas and reverse warnings ----------------------------------------------------------------------
+
+import datetime as _dt  # noqa: E402
+
+from pingan.corrections.schemas import (  # noqa: E402
+    CoreAreaIn,
+    CoreAreaOut,
+    CoreAreaUpdateIn,
+    FigureOut,
+    FoundIn,
+    VerifyIn,
+    VersionIn,
+    WarningDetailOut,
+    WarningDismissIn,
+    WarningEscalateIn,
+    WarningOut,
+)
+from pingan.tracking.models import TargetGroup  # noqa: E402
+
+
+class CoreAreaFilters(Schema):
+    active: bool | None = None
+
+
+class WarningFilters(Schema):
+    state: str = Field(default="active", description="active (open or being verified), recent, or states by comma")
+    core_area: int | None = None
+    late: bool | None = None
+    since_id: int | None = None
+
+
+class FigureQuery(Schema):
+    start: _dt.datetime
+    end: _dt.datetime
+    group_by: str = Field(default="town", description="town, officer or day")
+
+
+def _groups(codes: list[str]) -> list[TargetGroup]:
+    found = {g.code: g for g in TargetGroup.objects.filter(code__in=codes)}
+    missing = [c for c in codes if c not in found]
+    if missing:
+        raise ValidationFailed("unknown_group", f"no target group {missing[0]!r}", field="groups")
+    return [found[c] for c in codes]
+
+
+def _post(code: str | None) -> Organisation | None:
+    if not code:
+        return None
+    org = Organisation.objects.filter(code=code).first()
+    if org is None:
+        raise ValidationFailed("unknown_organisation", f"no organisation {code!r}", field="police_post")
+    return org
+
+
+@router.get("/core-areas", response={200: list[CoreAreaOut], 403: ErrorOut})
+def list_core_areas(request: HttpRequest, filters: Query[CoreAreaFilters]) -> Any:
+    """The core areas the caller manages (the head of the justice bureau, the district admin)."""
+    policy.require(request.user, perms.MANAGE_CORE_AREA.code)
+    return [presenters.core_area_row(c) for c in queries.core_areas(request.user, active=filters.active)]
+
+
+@router.post("/core-areas", response={201: CoreAreaOut, **ERRORS})
+def create_core_area(request: HttpRequest, body: CoreAreaIn) -> Any:
+    """A core area: its shape, schedule, whom it applies to, its police post and verification time limit."""
+    policy.require(request.user, perms.MANAGE_CORE_AREA.code)
+    core = actions.create_core_area(request.user, actions.CoreAreaInput(
+        name=body.name, description=body.description, area=_area(body.area, "area"), shape=body.shape,
+        coords=body.coords, radius_m=body.radius_m, schedule=body.schedule, applies_to=body.applies_to,
+        levels=list(body.levels), groups=_groups(body.groups), police_post=_post(body.police_post),
+        verify_minutes=body.verify_minutes, buffer_m=body.buffer_m))
+    return Status(201, presenters.core_area_row(queries.core_area(request.user, core.pk)))
+
+
+@router.get("/core-areas/{core_id}", response={200: CoreAreaOut, 403: ErrorOut, 404: ErrorOut})
+def get_core_area(request: HttpRequest, core_id: int) -> Any:
+    policy.require(request.user, perms.MANAGE_CORE_AREA.code)
+    return presenters.core_area_row(queries.core_area(request.user, core_id))
+
+
+@router.post("/core-areas/{core_id}", response={200: CoreAreaOut, **ERRORS})
+def update_core_area(request: HttpRequest, core_id: int, body: CoreAreaUpdateIn) -> Any:
+    """Change the schedule, whom it applies to, the police post, the time limit (409 on a stale version)."""
+    policy.require(request.user, perms.MANAGE_CORE_AREA.code)
+    core = queries.core_area(request.user, core_id)
+    kwargs: dict[str, Any] = {}
+    if body.schedule is not None or body.clear_schedule:
+        kwargs["schedule"] = None if body.clear_schedule else body.schedule
+    if body.police_post is not None or body.clear_police_post:
+        kwargs["police_post"] = None if body.clear_police_post else _post(body.police_post)
+    actions.update_core_area(request.user, core, version=body.version, name=body.name, description=body.description,
+                             applies_to=body.applies_to, levels=body.levels,
+                             groups=_groups(body.groups) if body.groups is not None else None,
+                             verify_minutes=body.verify_minutes, buffer_m=body.buffer_m, **kwargs)
+    return presenters.core_area_row(queries.core_area(request.user, core_id))
+
+
+@router.post("/core-areas/{core_id}/deactivate", response={200: CoreAreaOut, **ERRORS})
+def deactivate_core_area(request: HttpRequest, core_id: int, body: VersionIn) -> Any:
+    policy.require(request.user, perms.MANAGE_CORE_AREA.code)
+    core = queries.core_area(request.user, core_id)
+    actions.deactivate_core_area(request.user, core, version=body.version)
+    return presenters.core_area_row(queries.core_area(request.user, core_id))
+
+
+@router.get("/warnings", response={200: list[WarningOut], 403: ErrorOut})
+@paginate
+def list_core_area_warnings(request: HttpRequest, filters: Query[WarningFilters]) -> Any:
+    """Core-area warnings of the subjects the caller may see, newest first, each with its deadline."""
+    policy.require(request.user, perms.VIEW_SUBJECT.code)
+    return [presenters.warning_row(a, request.user) for a in queries.warnings(
+        request.user, state=filters.state, core_area_id=filters.core_area, late=filters.late, since_id=filters.since_id)]
+
+
+@router.get("/warnings/figures", response={200: list[FigureOut], 403: ErrorOut, 422: ErrorOut})
+def core_area_warning_figures(request: HttpRequest, params: Query[FigureQuery]) -> Any:
+    """Raised, verified in time or late, dismissed, escalated (by a person, automatically), open — by town,
+    officer or day."""
+    policy.require(request.user, perms.VIEW_SUBJECT.code)
+    return queries.warning_figures(request.user, params.start, params.end, group_by=params.group_by)
+
+
+def _warning(request: HttpRequest, alert_id: int) -> Any:
+    return queries.warning(request.user, alert_id)
+
+
+def _warning_out(request: HttpRequest, alert_id: int) -> dict[str, Any]:
+    return presenters.warning_detail(queries.warning(request.user, alert_id), request.user)
+
+
+@router.get("/warnings/{alert_id}", response={200: WarningDetailOut, 404: ErrorOut})
+def get_core_area_warning(request: HttpRequest, alert_id: int) -> Any:
+    """One warning with its steps so far."""
+    return _warning_out(request, alert_id)
+
+
+@router.post("/warnings/{alert_id}/verify", response={200: WarningDetailOut, **ERRORS})
+def verify_core_area_warning(request: HttpRequest, alert_id: int, body: VerifyIn) -> Any:
+    """Start verifying (the officer contacts the subject or goes on site)."""
+    actions.start_verifying(request.user, _warning(request, alert_id), note=body.note, version=body.version)
+    return _warning_out(request, alert_id)
+
+
+@router.post("/warnings/{alert_id}/found", response={200: WarningDetailOut, **ERRORS})
+def record_core_area_finding(request: HttpRequest, alert_id: int, body: FoundIn) -> Any:
+    """What verifying found, and how."""
+    actions.record_finding(request.user, _warning(request, alert_id), method=body.method, text=body.text)
+    return _warning_out(request, alert_id)
+
+
+@router.post("/warnings/{alert_id}/dismiss", response={200: WarningDetailOut, **ERRORS})
+def dismiss_core_area_warning(request: HttpRequest, alert_id: int, body: WarningDismissIn) -> Any:
+    """Nothing wrong: an authorised visit, a position error, or another reason (with a note)."""
+    actions.dismiss_warning(request.user, _warning(request, alert_id), reason=body.reason, note=body.note,
+                            version=body.version)
+    return _warning_out(request, alert_id)
+
+
+@router.post("/warnings/{alert_id}/escalate", response={200: WarningDetailOut, **ERRORS})
+def escalate_core_area_warning(request: HttpRequest, alert_id: int, body: WarningEscalateIn) -> Any:
+    """Something is wrong: a police event in the closed loop, routed to the place's area."""
+    actions.escalate_warning(request.user, _warning(request, alert_id), note=body.note, version=body.version)
+    return _warning_out(request, alert_id)

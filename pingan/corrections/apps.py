@@ -10,11 +10,10 @@ class CorrectionsConfig(AppConfig):
     verbose_name = _("Community corrections")
 
     def ready(self) -> None:
-        from pingan.corrections import (  # noqa: F401  (register jobs, scopes, permissions)
-            boundary,  # noqa: F401  (leave and boundary: the screening check, rule labels)
-            jobs,
-            scopes,
-        )
+        # jobs, scopes and permissions register themselves; boundary registers the leave-and-boundary screening
+        # check; coreareas the core-area screening check and the tracking hook that sets a core-area warning's
+        # deadline and tells the police post.
+        from pingan.corrections import boundary, coreareas, jobs, scopes  # noqa: F401
 
         # Phone checks, lost contact, faked positions: the words of their alert rules
         from pingan.tracking.actions import label_rule
@@ -25,3 +24,4 @@ class CorrectionsConfig(AppConfig):
         label_rule("phone_check_failed", _("phone check could not be made"))
         label_rule("corrections_lost_contact", _("lost contact"))
         label_rule("fake_position", _("possibly faked position"))
+        label_rule(coreareas.RULE, _("may have entered a core area"))

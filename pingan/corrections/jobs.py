@@ -135,3 +135,15 @@ def lost_contact(now: dt.datetime) -> dict[str, int]:
     for subject in Subject.objects.filter(pk__in=actions.open_spells_regained(now, limit=BATCH)):
         counts["regained"] += _safely(actions.regain_contact, subject, now, "tracking")
     return counts
+
+
+# Core areas and reverse warnings ----------------------------------------------------------------------
+
+
+@periodic("corrections.warnings", every=dt.timedelta(minutes=1))
+def warnings(now: dt.datetime) -> int:
+    """Core-area warnings still open or being verified past their deadline escalate by themselves, once."""
+    done = 0
+    for alert_id in actions.warnings_due(now):
+        done += _safely(actions.auto_escalate, alert_id, now)
+    return done

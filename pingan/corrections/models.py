@@ -640,3 +640,54 @@ class LostContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_id} since {self.last_contact_at:%Y-%m-%d %H:%M}"
+
+
+# Core areas and reverse warnings ----------------------------------------------------------------------
+
+
+class AppliesTo(models.TextChoices):
+    ALL = "all", _("all subjects")
+    LEVELS = "levels", _("some management levels")
+    GROUPS = "groups", _("some target groups")
+
+
+class VerifyMethod(models.TextChoices):
+    PHONED_SUBJECT = "phoned_subject", _("phoned the subject")
+    PHONED_OFFICER = "phoned_officer", _("phoned the supervising officer")
+    ON_SITE = "on_site", _("checked on site")
+    OTHER = "other", _("other")
+
+
+class CoreArea(models.Model):
+    """A core area (核心区): a place subjects must not enter while its schedule runs (a major event's dates, daily
+    windows), for all subjects, some management levels or some target groups. It drives one tracking exclusion
+    zone (owner ``corrections``, fast: alert without dwell); entering it raises a reverse warning to the
+    supervising officer and a notice without identity to the police post."""
+
+    name = models.CharField(_("name"), max_length=80)
+    description = models.TextField(_("description"), blank=True)
+    area = models.ForeignKey("geo.Area", on_delete=models.PROTECT, related_name="+", verbose_name=_("area"))
+    zone = models.OneToOneField("tracking.Zone", on_delete=models.PROTECT, related_name="core_area",
+                                verbose_name=_("zone"))
+    schedule = models.JSONField(_("schedule"), null=True, blank=True, help_text=_("Empty: always"))
+    applies_to = models.CharField(_("applies to"), max_length=8, choices=AppliesTo.choices, default=AppliesTo.ALL)
+    levels = models.JSONField(_("management levels"), default=list, blank=True)
+    groups = models.ManyToManyField("tracking.TargetGroup", blank=True, related_name="+", verbose_name=_("groups"))
+    police_post = models.ForeignKey("accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+", verbose_name=_("police post"))
+    verify_minutes = models.PositiveIntegerField(_("minutes to verify"))
+    buffer_m = models.FloatField(_("border tolerance (m)"), default=50)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("core area")
+        verbose_name_plural = _("core areas")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -77,3 +77,14 @@ LEAVE_GRANTS: dict[str, list[str]] = {
     **{role[0]: list(role[4]) for role in LEAVE_ROLES},
 }
 grant_by_default(LEAVE_GRANTS)
+
+
+# Core areas and reverse warnings ----------------------------------------------------------------------
+
+MANAGE_CORE_AREA = register("corrections.manage_core_area",
+                            _("Define core areas, their schedules and whom they apply to (reverse warnings)"))
+CORE_AREA_GRANTS: dict[str, list[str]] = {
+    HEAD_ROLE[0]: [MANAGE_CORE_AREA.code],
+    "district_admin": [MANAGE_CORE_AREA.code],
+}
+grant_by_default(CORE_AREA_GRANTS)

@@ -150,3 +150,67 @@ def phone_check_row(c: PhoneCheck) -> dict[str, Any]:
         "alert_id": c.alert_id, "alert_number": c.alert.number if c.alert else None,
         "provider": c.provider, "provider_ref": c.provider_ref, "error": c.error,
     }
+
+
+# Core areas and reverse warnings ----------------------------------------------------------------------
+
+from pingan.corrections.models import CoreArea, VerifyMethod  # noqa: E402
+from pingan.tracking.actions import RULE_LABELS  # noqa: E402
+from pingan.tracking.models import ACTIVE_ALERT_STATES, Alert, AlertStep  # noqa: E402
+
+
+def core_area_row(c: CoreArea) -> dict[str, Any]:
+    zone = c.zone
+    return {
+        "id": c.pk, "name": c.name, "description": c.description, "area": c.area.code, "area_name": c.area.name,
+        "zone_id": zone.pk, "shape": zone.shape, "coords": zone.coords, "radius_m": zone.radius_m,
+        "schedule": c.schedule, "applies_to": c.applies_to, "levels": list(c.levels or []),
+        "groups": [g.code for g in c.groups.all()],
+        "police_post": c.police_post.code if c.police_post else None,
+        "police_post_name": c.police_post.name if c.police_post else "",
+        "verify_minutes": c.verify_minutes, "buffer_m": c.buffer_m, "is_active": c.is_active,
+        "version": c.version, "updated_at": c.updated_at,
+    }
+
+
+def _subject_of(alert: Alert) -> Subject | None:
+    return Subject.objects.select_related("person", "officer", "judicial_office", "area").filter(
+        target_id=alert.target_id).first()
+
+
+def warning_row(a: Alert, user: Any, subject: Subject | None = None) -> dict[str, Any]:
+    """A warning as its officers see it: the subject by file number and masked name (never the full identity)."""
+    subject = subject if subject is not None else _subject_of(a)
+    try:
+        core: CoreArea | None = a.zone.core_area if a.zone is not None else None  # select_related by queries.warnings
+    except CoreArea.DoesNotExist:
+        core = None
+    return {
+        "id": a.pk, "number": a.number, "rule": a.rule, "rule_label": str(RULE_LABELS.get(a.rule, a.rule)),
+        "severity": a.severity, "state": a.state, "version": a.version,
+        "core_area_id": core.pk if core else None, "core_area": core.name if core else "",
+        "subject_id": subject.pk if subject else None, "subject_number": subject.number if subject else "",
+        "subject_name": personal.mask_name(subject.person.name) if subject and not subject.is_minor else "",
+        "officer": subject.officer.username if subject else "", "town": subject.area.code[:9] if subject else "",
+        "raised_at": a.raised_at, "verify_by": a.verify_by, "late": a.late, "first_at": a.first_at,
+        "last_at": a.last_at, "lon": a.lon, "lat": a.lat, "place": a.place.name if a.place_id and a.place else "",
+        "source": str(a.detail.get("source", "device")), "share": a.detail.get("share"),
+        "accuracy_m": a.detail.get("accuracy_m"), "dismiss_reason": a.dismiss_reason,
+        "event": a.event.number if a.event_id and a.event else None,
+        "active": a.state in ACTIVE_ALERT_STATES,
+        "can_act": bool(subject) and policy.can(user, perms.MANAGE_SUBJECT.code, subject),
+    }
+
+
+def step_row(s: AlertStep) -> dict[str, Any]:
+    method = (s.data or {}).get("method", "")
+    return {"action": s.action, "from_state": s.from_state, "to_state": s.to_state,
+            "actor": s.actor.username if s.actor else s.actor_name, "at": s.at, "note": s.note,
+            "method": method, "method_label": str(VerifyMethod(method).label) if method in VerifyMethod.values else "",
+            "data": {k: v for k, v in (s.data or {}).items() if isinstance(v, str | int | float | bool | None)}}
+
+
+def warning_detail(a: Alert, user: Any) -> dict[str, Any]:
+    from pingan.corrections import queries
+
+    return {**warning_row(a, user), "steps": [step_row(s) for s in queries.warning_steps(a)]}

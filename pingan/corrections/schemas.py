@@ -433,3 +433,147 @@ class PhoneCheckOut(Schema):
     provider: str
     provider_ref: str
     error: str
+
+
+# Core areas and reverse warnings ----------------------------------------------------------------------
+
+AppliesToIn = Literal["all", "levels", "groups"]
+
+
+class CoreAreaIn(Schema):
+    name: str = Field(min_length=1, max_length=70)
+    description: str = Field(default="", max_length=2000)
+    area: str = Field(description="Area code the core area belongs to (its scope)")
+    shape: Literal["polygon", "circle"] = "polygon"
+    coords: Any = Field(description="polygon: rings [[lon, lat], …]; circle: [lon, lat]")
+    radius_m: float = Field(default=0, ge=0, le=200_000)
+    schedule: dict[str, Any] | None = Field(default=None, description="windows, weekdays, dates, except; empty: always")
+    applies_to: AppliesToIn = "all"
+    levels: list[LevelIn] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list, description="Target group codes")
+    police_post: str | None = Field(default=None, description="Organisation code of a police station")
+    verify_minutes: int | None = Field(default=None, ge=1, le=1440)
+    buffer_m: float = Field(default=50, ge=0, le=2000)
+
+
+class CoreAreaUpdateIn(Schema):
+    version: int | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=70)
+    description: str | None = Field(default=None, max_length=2000)
+    schedule: dict[str, Any] | None = None
+    clear_schedule: bool = Field(default=False, description="Make the core area active at all times")
+    applies_to: AppliesToIn | None = None
+    levels: list[LevelIn] | None = None
+    groups: list[str] | None = None
+    police_post: str | None = None
+    clear_police_post: bool = False
+    verify_minutes: int | None = Field(default=None, ge=1, le=1440)
+    buffer_m: float | None = Field(default=None, ge=0, le=2000)
+
+
+class VersionIn(Schema):
+    version: int | None = None
+
+
+class CoreAreaOut(Schema):
+    id: int
+    name: str
+    description: str
+    area: str
+    area_name: str
+    zone_id: int
+    shape: str
+    coords: Any
+    radius_m: float
+    schedule: dict[str, Any] | None
+    applies_to: str
+    levels: list[str]
+    groups: list[str]
+    police_post: str | None
+    police_post_name: str
+    verify_minutes: int
+    buffer_m: float
+    is_active: bool
+    version: int
+    updated_at: dt.datetime
+
+
+class WarningOut(Schema):
+    id: int
+    number: str
+    rule: str
+    rule_label: str
+    severity: str
+    state: str
+    version: int
+    core_area_id: int | None
+    core_area: str
+    subject_id: int | None
+    subject_number: str
+    subject_name: str
+    officer: str
+    town: str
+    raised_at: dt.datetime
+    verify_by: dt.datetime
+    late: bool
+    first_at: dt.datetime
+    last_at: dt.datetime
+    lon: float | None
+    lat: float | None
+    place: str
+    source: str
+    share: float | None
+    accuracy_m: float | None
+    dismiss_reason: str
+    event: str | None
+    active: bool
+    can_act: bool
+
+
+class WarningStepOut(Schema):
+    action: str
+    from_state: str
+    to_state: str
+    actor: str
+    at: dt.datetime
+    note: str
+    method: str
+    method_label: str
+    data: dict[str, Any]
+
+
+class WarningDetailOut(WarningOut):
+    steps: list[WarningStepOut]
+
+
+class VerifyIn(Schema):
+    version: int | None = None
+    note: str = Field(default="", max_length=500)
+
+
+class FoundIn(Schema):
+    method: Literal["phoned_subject", "phoned_officer", "on_site", "other"]
+    text: str = Field(min_length=1, max_length=480)
+
+
+class WarningDismissIn(Schema):
+    reason: Literal["authorised", "position_error", "other"]
+    note: str = Field(default="", max_length=500)
+    version: int | None = None
+
+
+class WarningEscalateIn(Schema):
+    note: str = Field(default="", max_length=500)
+    version: int | None = None
+
+
+class FigureOut(Schema):
+    key: str
+    label: str
+    raised: int
+    verified_in_time: int
+    verified_late: int
+    dismissed: int
+    escalated_by_person: int
+    escalated_automatically: int
+    open: int

@@ -27,4 +27,8 @@ urlpatterns = [
     # Phone checks
     path("phone-checks/", views.phone_checks, name="phone-checks"),
     path("phone-checks/start/", views.start_phone_check, name="phone-check-start"),
+    # Core areas and reverse warnings
+    path("warnings/", views.warning_queue, name="warnings"),
+    path("core-areas/", views.core_area_list, name="core_areas"),
+    path("core-areas/<int:core_id>/", views.core_area_edit, name="core_area_edit"),
 ]

@@ -67,6 +67,19 @@ def label_rule(rule: str, label: Any) -> None:
     RULE_LABELS[rule] = label
 
 
+#: called with each new alert inside the transaction that opens it (after its "raised" step)
+_opened_hooks: list[Any] = []
+
+
+def on_alert_opened(fn: Any) -> Any:
+    """Register ``fn(alert)``, run for every alert :func:`open_alert` creates, in its transaction: an extension
+    that owns the target or the zone sets its own verification deadline (``verify_by``) or queues its own
+    notices (如燕's core areas). A hook must not raise."""
+    if fn not in _opened_hooks:
+        _opened_hooks.append(fn)
+    return fn
+
+
 def _user(actor: Actor) -> User | None:
     return actor if getattr(actor, "is_authenticated", False) else None
 
@@ -136,9 +149,10 @@ def set_monitoring(actor: Actor, target: Target, *, on: bool, reason: str = "", 
 
 
 def update_target(actor: Actor, target: Target, *, owner: str, label: str | None = None, area: Area | None = None,
-                  organisation: Organisation | None = None, sealed: bool | None = None) -> Target:
-    """The owning module renames, moves or seals its target (a transfer between judicial offices, a minor's
-    file sealed after release)."""
+                  organisation: Organisation | None = None, sealed: bool | None = None,
+                  groups: Sequence[TargetGroup] | None = None) -> Target:
+    """The owning module renames, moves, seals or regroups its target (a transfer between judicial offices, a
+    minor's file sealed after release, a subject's management level as a group)."""
     _require(actor, perms.MANAGE_TARGET.code, target)
     _check_owner(target, owner)
     values: dict[str, Any] = {}
@@ -150,6 +164,14 @@ def update_target(actor: Actor, target: Target, *, owner: str, label: str | None
         values["organisation"] = organisation
     if sealed is not None:
         values["sealed"] = sealed
+    if groups is not None:
+        wanted = {g.pk for g in groups}
+        current = set(target.groups.values_list("pk", flat=True))
+        if wanted != current:
+            with transaction.atomic():
+                target.groups.set(list(groups))
+                audit.record(actor, "pingan.target.groups_changed", target,
+                             changes={"groups": [sorted(current), sorted(wanted)]})
     if not values:
         return target
     with transaction.atomic():
@@ -159,6 +181,19 @@ def update_target(actor: Actor, target: Target, *, owner: str, label: str | None
         audit.record(actor, "pingan.target.updated", target,
                      changes={k: getattr(v, "code", v) if not isinstance(v, bool | str) else v for k, v in values.items()})
     return target
+
+
+def ensure_group(actor: Actor, *, code: str, name: str) -> TargetGroup:
+    """The target group with this code, created (audited) when missing."""
+    _require(actor, perms.MANAGE_TARGET.code)
+    found = TargetGroup.objects.filter(code=code).first()
+    if found is not None:
+        return found
+    with transaction.atomic():
+        group, created = TargetGroup.objects.get_or_create(code=code, defaults={"name": name[:80]})
+        if created:
+            audit.record(actor, "pingan.target_group.created", group, changes={"code": code})
+    return group
 
 
 def register_device(actor: Actor, target: Target, *, uid: str, name: str = "", crs: str = "wgs84") -> tuple[Device, str]:
@@ -262,6 +297,26 @@ def set_zone_members(actor: Actor, zone: Zone, *, targets: Sequence[Target] = ()
     return zone
 
 
+def set_zone_schedule(actor: Actor, zone: Zone, *, schedule: dict[str, Any] | None, name: str | None = None) -> Zone:
+    """A new schedule (None: always active) and optionally a new name; the engines follow ``updated_at``."""
+    _require(actor, perms.MANAGE_ZONE.code, zone)
+    if schedule is not None:
+        try:
+            Schedule.from_dict(schedule)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValidationFailed("invalid_schedule", f"the schedule is not valid: {exc}", field="schedule") from None
+    with transaction.atomic():
+        zone.schedule = schedule
+        zone.schedule_state = None
+        fields = ["schedule", "schedule_state", "updated_at"]
+        if name is not None:
+            zone.name = clean_text(name, "name", max_length=80)
+            fields.append("name")
+        zone.save(update_fields=fields)
+        audit.record(actor, "pingan.zone.schedule_changed", zone, changes={"schedule": schedule})
+    return zone
+
+
 def deactivate_zone(actor: Actor, zone: Zone) -> Zone:
     _require(actor, perms.MANAGE_ZONE.code, zone)
     with transaction.atomic():
@@ -317,6 +372,8 @@ def open_alert(effect: eng.Effect, now: dt.datetime, fixes: Mapping[int, Any] | 
         raised_at=now, verify_by=now + dt.timedelta(minutes=verify_minutes(target)))
     AlertStep.objects.create(alert=alert, action="raised", from_state="", to_state=AlertState.OPEN, actor_name="system",
                              at=now, data={"rule": effect.rule, "zone": effect.zone, "fixes": len(refs)})
+    for hook in list(_opened_hooks):
+        hook(alert)
     audit.record("system", "pingan.alert.raised", alert,
                  changes={"rule": effect.rule, "zone": effect.zone, "target": target.pk, "severity": alert.severity})
     transaction.on_commit(lambda: _notify(alert.pk, "alert.raised"))
@@ -378,15 +435,17 @@ def acknowledge_alert(actor: Actor, alert: Alert, *, note: str = "", version: in
                      note=clean_text(note, "note", max_length=500, required=False))
 
 
-def note_alert(actor: Actor, alert: Alert, *, note: str) -> AlertStep:
-    """What was found while verifying (a call made, a check on site); changes no state."""
+def note_alert(actor: Actor, alert: Alert, *, note: str, data: dict[str, Any] | None = None) -> AlertStep:
+    """What was found while verifying (a call made, a check on site); changes no state. ``data``: what an
+    extension keeps with the step (如燕: how it was verified)."""
     _require(actor, perms.HANDLE_ALERT.code, alert)
     _check(alert, (*ACTIVE_ALERT_STATES, AlertState.ESCALATED), "note")
     note = clean_text(note, "note", max_length=500)
     with transaction.atomic():
         step = AlertStep.objects.create(alert=alert, action="noted", from_state=alert.state, to_state=alert.state,
-                                        actor=_user(actor), actor_name=_name(actor), at=clock.now(), note=note)
-        audit.record(actor, "pingan.alert.noted", alert, changes={"state": alert.state})
+                                        actor=_user(actor), actor_name=_name(actor), at=clock.now(), note=note,
+                                        data=data or {})
+        audit.record(actor, "pingan.alert.noted", alert, changes={"state": alert.state, **(data or {})})
     return step
 
 

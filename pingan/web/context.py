@@ -27,6 +27,8 @@ NAV: list[tuple[str, Any, str | None]] = [
     ("corrections:phone-checks", _("Phone checks"), "corrections.view_subject"),
     ("corrections:scan", _("Scan follow code"), "corrections.scan_follow_code"),
     ("corrections:me", _("My follow code"), "corrections.own_follow_code"),
+    ("corrections:warnings", _("Core-area warnings"), "corrections.view_subject"),
+    ("corrections:core_areas", _("Core areas"), "corrections.manage_core_area"),
     ("dashboard:index", _("Dashboard"), "events.view_dashboard"),
     ("web:areas", _("Areas"), p.VIEW_AREA.code),
     ("web:persons", _("Persons"), p.VIEW_PERSON.code),

@@ -353,3 +353,121 @@ def _leave_obj(action: str, side: str) -> Obj:
         actions.approve_leave("test", leave)
     body = {"note": "不同意：理由不充分"} if action == "refuse" else {}
     return Obj(subject, body, leave=leave)
+# Core areas and reverse warnings ----------------------------------------------------------------------
+#
+# Core areas are managed by the head of the justice bureau (not a persona of the table) and the district admin;
+# a core-area warning is seen like its subject (officers of the subject's town manage it, procurators read it,
+# nobody else finds it: 404 on a warning, 403 on the lists), whatever tracking's own permissions say.
+
+from tests.web.access import D, L  # noqa: E402
+
+CORE = ("district_admin",)
+
+
+def warning_act(action: str) -> dict[str, object]:
+    return {"method": "POST", "kind": f"warning:{action}", "cells": row(default=H, anonymous=U, **on_subject(OFFICER))}
+
+
+ROWS.update({
+    "corrections:warnings": {"method": "GET", "cells": row(default=F, anonymous=L, **only(SEE))},
+    "corrections:core_areas": {"method": "GET", "cells": row(default=F, anonymous=L, **only(CORE))},
+    "corrections:core_area_edit": {"method": "POST", "kind": "core_area:edit",
+                                   "cells": row(default=F, anonymous=L, **only(CORE, ok=D))},
+    "api:list_core_areas": {"method": "GET", "cells": row(default=F, anonymous=U, **only(CORE))},
+    "api:create_core_area": {"method": "POST", "kind": "core_area:new", "cells": row(default=F, anonymous=U, **only(CORE, ok=201))},
+    "api:get_core_area": {"method": "GET", "kind": "core_area:get", "cells": row(default=F, anonymous=U, **only(CORE))},
+    "api:update_core_area": {"method": "POST", "kind": "core_area:update", "cells": row(default=F, anonymous=U, **only(CORE))},
+    "api:deactivate_core_area": {"method": "POST", "kind": "core_area:deactivate",
+                                 "cells": row(default=F, anonymous=U, **only(CORE))},
+    "api:list_core_area_warnings": {"method": "GET", "cells": row(default=F, anonymous=U, **only(SEE))},
+    "api:core_area_warning_figures": {"method": "GET", "query": "?start=2026-01-01T00:00:00Z&end=2027-01-01T00:00:00Z",
+                                      "cells": row(default=F, anonymous=U, **only(SEE))},
+    "api:get_core_area_warning": {"method": "GET", "kind": "warning:get",
+                                  "cells": row(default=H, anonymous=U, **on_subject(SEE))},
+    "api:verify_core_area_warning": warning_act("verify"),
+    "api:record_core_area_finding": warning_act("found"),
+    "api:dismiss_core_area_warning": warning_act("dismiss"),
+    "api:escalate_core_area_warning": warning_act("escalate"),
+})
+
+_SQUARE_AT = {"a": (120.33, 30.86), "b": (120.46, 30.86)}
+_WARNING_BODIES: dict[str, dict[str, Any]] = {
+    "get": {}, "verify": {"note": "开始核查"}, "found": {"method": "phoned_subject", "text": "本人称在附近就医"},
+    "dismiss": {"reason": "position_error", "note": "基站定位偏差"}, "escalate": {"note": "无法联系"},
+}
+
+
+def _square(side: str) -> list[list[list[float]]]:
+    x, y = _SQUARE_AT[side]
+    return [[[x - 0.005, y - 0.005], [x + 0.005, y - 0.005], [x + 0.005, y + 0.005], [x - 0.005, y + 0.005],
+             [x - 0.005, y - 0.005]]]
+
+
+def _core_area(side: str) -> Any:
+    from pingan.corrections import actions
+    from pingan.geo.models import Area
+
+    _setup()
+    return actions.create_core_area("test", actions.CoreAreaInput(
+        name=f"acc-core-{side}-{_serial['n']}", coords=_square(side), area=Area.objects.get(code=TOWN_A if side == "a" else TOWN_B)))
+
+
+def _warning(side: str) -> Obj:
+    import importlib
+
+    from django.apps import apps
+
+    from pingan.corrections import positions
+    from pingan.tracking.models import Alert, Target
+
+    import_defaults = importlib.import_module("pingan.events.migrations.0002_defaults")
+    import_defaults.install_types(apps)
+    import_defaults.grant(apps)
+    _core_area(side)
+    subject = _subject(side)
+    lon, lat = _SQUARE_AT[side]
+    positions.record(Target.objects.get(pk=subject.target_id), source="carrier", lon=lon, lat=lat, accuracy_m=100,
+                     fix_type="cell")
+    alert = Alert.objects.filter(target_id=subject.target_id, rule="corearea_possible").get()
+    return Obj(subject, authorisation=alert)
+
+
+def core_objects(kind: str | None) -> tuple[object, object] | None:
+    if kind is None:
+        return None
+    if kind.startswith("warning:"):
+        action = kind.split(":", 1)[1]
+        first, second = _warning("a"), _warning("b")
+        first.body, second.body = dict(_WARNING_BODIES[action]), dict(_WARNING_BODIES[action])
+        return first, second
+    if kind == "core_area:new":
+        return "a", "b"
+    if kind.startswith("core_area:"):
+        return _core_area("a"), _core_area("b")
+    return None
+
+
+def core_request(kind: str | None, obj: object, user: object) -> tuple[dict[str, object], dict[str, object]] | None:
+    if kind is None:
+        return None
+    if kind.startswith("warning:"):
+        assert isinstance(obj, Obj)
+        return {"alert_id": obj.authorisation.pk}, obj.body
+    if kind == "core_area:new":
+        return {}, {"name": f"acc-new-{obj}", "area": TOWN_A if obj == "a" else TOWN_B, "coords": _square(str(obj))}
+    if kind.startswith("core_area:"):
+        body = {"update": {"verify_minutes": 10}, "deactivate": {"version": None}, "edit": {"verify_minutes": "10", "applies_to": "all"},
+                "get": {}}[kind.split(":", 1)[1]]
+        return {"core_id": obj.pk}, body  # type: ignore[attr-defined]
+    return None
+
+
+_objects_before, _request_before = objects, request
+
+
+def objects(kind: str | None, world: Any, make_user: Any) -> tuple[object, object] | None:  # type: ignore[no-redef]
+    return core_objects(kind) or _objects_before(kind, world, make_user)
+
+
+def request(kind: str | None, obj: object, user: object) -> tuple[dict[str, object], dict[str, object]] | None:  # type: ignore[no-redef]
+    return core_request(kind, obj, user) or _request_before(kind, obj, user)

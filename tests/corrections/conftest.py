@@ -19,7 +19,7 @@ from pingan.accounts import actions as account_actions
 from pingan.accounts.models import Organisation, OrgKind, Role
 from pingan.core import clock
 from pingan.core.personal import id_check_digit
-from pingan.corrections import actions
+from pingan.corrections import actions, coreareas
 from pingan.corrections.models import Subject
 from pingan.corrections.setup import ensure_roles
 from pingan.tracking import pipeline
@@ -117,6 +117,7 @@ def corr(tree, roles, make_user, frozen) -> Iterator[World]:  # type: ignore[no-
     _events_defaults.grant(django_apps)
     ensure_roles()
     pipeline.reset_engine()
+    coreareas.invalidate()
     office_a = Organisation.objects.create(code="sfs-a", name="甲镇司法所", kind=OrgKind.JUDICIAL_OFFICE, area=tree[TOWN_A])
     office_b = Organisation.objects.create(code="sfs-b", name="乙镇司法所", kind=OrgKind.JUDICIAL_OFFICE, area=tree[TOWN_B])
     head = account_actions.create_user("test", username="head", password=PASSWORD)
@@ -140,3 +141,4 @@ def corr(tree, roles, make_user, frozen) -> Iterator[World]:  # type: ignore[no-
     )
     yield w
     pipeline.reset_engine()
+    coreareas.invalidate()
