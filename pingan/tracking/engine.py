@@ -935,12 +935,43 @@ class Engine:
         n = len(fixes)
         if not n:
             return []
-        self._refresh()
         cols = [[f[i] for f in fixes] for i in range(8)]
-        tid = np.array(cols[1], dtype=np.int64)
+        return self._process(np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64),
+                             np.array(cols[2], dtype=np.float64), np.array(cols[3], dtype=np.float64),
+                             np.array(cols[4], dtype=np.float64), np.array(cols[5], dtype=np.float64),
+                             np.array(cols[6], dtype=object) == "gnss", np.array(cols[7], dtype=np.float64),
+                             fixes.__getitem__)
+
+    def process_columns(self, ref: np.ndarray, target: np.ndarray, t: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                        accuracy_m: np.ndarray, gnss: np.ndarray, speed_kmh: np.ndarray | None = None) -> list[Effect]:
+        """:meth:`process` for fixes given as columns (numpy arrays of one length), without a ``FixIn`` per
+        fix: ``gnss`` is a bool array (False: a cell fix); a missing accuracy or speed is NaN. The same
+        evaluation and effects as :meth:`process` on the same fixes; a rule's ``ctx.fix`` is built from the
+        columns (``fix_type`` ``gnss`` or ``cell``; NaN accuracy or speed as None)."""
+        ref = np.asarray(ref, dtype=np.int64)
+        if not ref.size:
+            return []
+        tid = np.asarray(target, dtype=np.int64)
+        tt = np.asarray(t, dtype=np.float64)
+        ln = np.asarray(lon, dtype=np.float64)
+        lt = np.asarray(lat, dtype=np.float64)
+        acc = np.asarray(accuracy_m, dtype=np.float64)
+        gn = np.asarray(gnss, dtype=bool)
+        spd = np.full(ref.size, math.nan) if speed_kmh is None else np.asarray(speed_kmh, dtype=np.float64)
+
+        def fix(i: int) -> FixIn:
+            a, v = float(acc[i]), float(spd[i])
+            return FixIn(int(ref[i]), int(tid[i]), float(tt[i]), float(ln[i]), float(lt[i]), None if a != a else a,
+                         "gnss" if gn[i] else "cell", None if v != v else v)
+
+        return self._process(ref, tid, tt, ln, lt, acc, gn, spd, fix)
+
+    def _process(self, ref: np.ndarray, tid: np.ndarray, t_all: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                 acc: np.ndarray, gnss: np.ndarray, spd: np.ndarray, fix_of: Any) -> list[Effect]:
+        n = ref.size
+        self._refresh()
         slot = self._slots_for(tid)
         known = slot >= 0
-        t_all = np.array(cols[2], dtype=np.float64)
         keep = known & np.isfinite(t_all)
         keep[known] &= self._mon[slot[known]]
         self.stats["fixes"] += n
@@ -950,7 +981,7 @@ class Engine:
         if not sel.size:
             return []
         order = sel[np.lexsort((t_all[sel], slot[sel]))]
-        b = _Batch(self, fixes, order, slot[order], t_all[order], cols)
+        b = _Batch(self, fix_of, order, slot[order], t_all[order], (ref, lon, lat, acc, gnss, spd))
         effects: list[Effect] = []
         hot_slots = b.hot_slots()
         if hot_slots.size:
@@ -1203,21 +1234,22 @@ class Engine:
 class _Batch:
     """One call of :meth:`Engine.process`: the fixes sorted per target, and what was found about them."""
 
-    def __init__(self, e: Engine, fixes: Sequence[FixIn], order: np.ndarray, s: np.ndarray, tt: np.ndarray,
-                 cols: list[list[Any]]) -> None:
+    def __init__(self, e: Engine, fix_of: Any, order: np.ndarray, s: np.ndarray, tt: np.ndarray,
+                 cols: tuple[np.ndarray, ...]) -> None:
         cfg = e.config
         self.e = e
-        self.fixes = fixes
+        self.fix_of = fix_of  # input index → FixIn (for rules' contexts)
         self.order = order
         self.m = m = order.size
         self.s = s
         self.tt = tt
-        self.ref = np.array(cols[0], dtype=np.int64)[order]
-        self.lon = np.array(cols[3], dtype=np.float64)[order]
-        self.lat = np.array(cols[4], dtype=np.float64)[order]
-        self.acc = np.array(cols[5], dtype=np.float64)[order]
-        self.gnss = (np.array(cols[6], dtype=object) == "gnss")[order]
-        self.spd = np.array(cols[7], dtype=np.float64)[order]
+        ref, lon, lat, acc, gnss, spd = cols
+        self.ref = ref[order]
+        self.lon = lon[order]
+        self.lat = lat[order]
+        self.acc = acc[order]
+        self.gnss = gnss[order]
+        self.spd = spd[order]
         self.x, self.y = e.frame.to_xy(self.lon, self.lat)
         change = s[1:] != s[:-1]
         self.first = np.r_[True, change]
@@ -1690,4 +1722,4 @@ class _Lists:
 
     def fix(self, j: int) -> FixIn:
         b = self._b
-        return b.fixes[int(b.order[int(self._pos[j])])]
+        return b.fix_of(int(b.order[int(self._pos[j])]))
