@@ -10,4 +10,4 @@ class CorrectionsConfig(AppConfig):
     verbose_name = _("Community corrections")
 
     def ready(self) -> None:
-        from pingan.corrections import jobs, scopes  # noqa: F401  (register jobs, scopes, permissions)
+        from pingan.corrections import benchmarks, jobs, scopes  # noqa: F401  (register bench, jobs, scopes, permissions)
