@@ -63,6 +63,7 @@ MOVING_PER_H = 14.0                           # … while moving …
 VISIT_PER_H = 24.0                            # … and while out at a visit (the device sees movement)
 CHUNK_S = 6 * 3600                            # the replay feeds the engine six hours of fixes at a time
 DAY_S = 86_400.0
+GRID_M = 500.0                                # the truth's coarse grid (a cell's half diagonal < GRID_M)
 
 TARGETS = {"replay_s": 900.0, "missed_entries": 0, "false_warnings_per_1000_subject_days": 1.0}
 KEYS = ("subjects", "days", "replay_s", "fixes_per_s", "warnings", "missed_entries",
@@ -362,16 +363,30 @@ class Truth:
         self.near = np.zeros(rows.size, dtype=bool)               # came within the buffer of an active area
         self.entries: list[tuple[int, int, float]] = []           # (subject id, zone id, confirmed at)
         self.unplanned_near = 0                                   # ordinary subjects found near (a plan bug)
+        # cells of GRID_M that some area's bounding circle (grown by the buffer) may reach
+        nx, ny = int(2 * HALF_W // GRID_M) + 5, int(2 * HALF_H // GRID_M) + 5
+        ci, cj = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+        mx = (ci + 0.5) * GRID_M - HALF_W - 2 * GRID_M
+        my = (cj + 0.5) * GRID_M - HALF_H - 2 * GRID_M
+        self.grid = np.zeros((nx, ny), dtype=bool)
+        for a in district:
+            self.grid |= np.hypot(mx - a.cx, my - a.cy) <= a.radius_m + BUFFER_M + GRID_M
 
     def feed(self, row: np.ndarray, t: np.ndarray, x: np.ndarray, y: np.ndarray, cell: np.ndarray,
              jump: np.ndarray) -> None:
         s, district = self.s, self.district
         n = row.size
-        # cheap bounding-circle test first; exact signed distance for the few fixes near an area
+        # a coarse grid of the cells near some area, then each area's bounding circle, then the exact signed
+        # distance for the few fixes near an area
         depth = np.full(n, -np.inf)
         zone = np.full(n, -1, dtype=np.int64)
+        g = self.grid
+        gi = np.clip(((x + HALF_W + 2 * GRID_M) // GRID_M).astype(np.int64), 0, g.shape[0] - 1)
+        gj = np.clip(((y + HALF_H + 2 * GRID_M) // GRID_M).astype(np.int64), 0, g.shape[1] - 1)
+        cand = np.flatnonzero(g[gi, gj])
+        cx, cy = x[cand], y[cand]
         for k, a in enumerate(district):
-            close = np.flatnonzero(np.hypot(x - a.cx, y - a.cy) <= a.radius_m + BUFFER_M + 1.0)
+            close = cand[np.hypot(cx - a.cx, cy - a.cy) <= a.radius_m + BUFFER_M + 1.0]
             if not close.size:
                 continue
             ok = a.applies(s.level[row[close]]) & a.active(t[close])
@@ -397,14 +412,18 @@ class Truth:
         ev = ev[np.argsort(lr[ev], kind="stable")]               # per subject, in time order (t is sorted)
         el = lr[ev]
         dz = np.where(~jump[ev] & (depth[ev] >= DEEP_M), zone[ev], -1)
-        if not (dz >= 0).any() and not (self.prev_zone[np.unique(el)] >= 0).any():
-            self.prev_zone[el] = -1
-            self.run_len[el] = 0
-            return
-        for a_, b_ in _groups(el):
-            li = int(el[a_])
+        # only subjects with a deep fix now or a run carried over need the sequential look; the rest end clear
+        busy = np.zeros(self.prev_zone.size, dtype=bool)
+        busy[el[dz >= 0]] = True
+        busy[el] |= self.prev_zone[el] >= 0
+        idle = ~busy[el]
+        self.prev_zone[el[idle]] = -1
+        self.run_len[el[idle]] = 0
+        sel = np.flatnonzero(~idle)
+        for a_, b_ in _groups(el[sel]):
+            li = int(el[sel[a_]])
             pz, rl = int(self.prev_zone[li]), int(self.run_len[li])
-            for j in range(a_, b_):
+            for j in sel[a_:b_].tolist():
                 z = int(dz[j])
                 if z < 0:
                     pz, rl = -1, 0
