@@ -33,6 +33,7 @@ import datetime as dt
 import math
 import os
 import queue as queue_mod
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -546,6 +547,9 @@ def replay_worker(plan: Plan, w: int, out: Any, done: Any) -> None:
                                   _fix_rows(x.refs, recent)))
                 produced += len(batch)
                 out.put((at, batch))
+        if (day + 1) % 10 == 0 and day + 1 < plan.days:
+            print(f"  worker {w}: day {day + 1}/{plan.days}, {fixes:,} fixes, {time.perf_counter() - replay_started:.0f} s",
+                  file=sys.stderr, flush=True)
     replay_s = time.perf_counter() - replay_started
     done.put({"worker": w, "started_at": wall_started, "fixes": fixes, "engine_s": engine_s, "replay_s": replay_s, "setup_s": setup_s,
               "raises": raises, "clears": clears, "entries": truth.entries,
