@@ -10,10 +10,10 @@ class CorrectionsConfig(AppConfig):
     verbose_name = _("Community corrections")
 
     def ready(self) -> None:
-        # jobs, scopes and permissions register themselves; boundary registers the leave-and-boundary screening
+        # benchmarks, jobs, scopes and permissions register themselves; boundary registers the leave-and-boundary screening
         # check; coreareas the core-area screening check and the tracking hook that sets a core-area warning's
         # deadline and tells the police post.
-        from pingan.corrections import boundary, coreareas, jobs, scopes  # noqa: F401
+        from pingan.corrections import benchmarks, boundary, coreareas, jobs, scopes  # noqa: F401
 
         # Phone checks, lost contact, faked positions: the words of their alert rules
         from pingan.tracking.actions import label_rule

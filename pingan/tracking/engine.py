@@ -522,6 +522,10 @@ class Engine:
         self._sched_zones = [i for i, z in enumerate(watched) if z.schedule is not None]
         self._sched_arr = np.array(self._sched_zones, dtype=np.int64)
         self._has_sched = np.array([z.schedule is not None for z in watched], dtype=bool)
+        # zones whose start-alerting rules all find a good fix far outside clear: a schedule start there
+        # can only alert a target whose last good fix lies within the zone's margin
+        self._start_far_clear = np.array([all(r.far_verdict == rules_mod.CLEAR for r in self._zone_rules
+                                              if r.start_alert and r.watches(z)) for z in watched], dtype=bool)
         # applicability: global zones, group bitmasks, explicit (zone, target) keys
         self._z_global = np.array([z.applies_to_all for z in watched], dtype=bool)
         groups = sorted({g for z in watched for g in z.groups})
@@ -931,12 +935,43 @@ class Engine:
         n = len(fixes)
         if not n:
             return []
-        self._refresh()
         cols = [[f[i] for f in fixes] for i in range(8)]
-        tid = np.array(cols[1], dtype=np.int64)
+        return self._process(np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64),
+                             np.array(cols[2], dtype=np.float64), np.array(cols[3], dtype=np.float64),
+                             np.array(cols[4], dtype=np.float64), np.array(cols[5], dtype=np.float64),
+                             np.array(cols[6], dtype=object) == "gnss", np.array(cols[7], dtype=np.float64),
+                             fixes.__getitem__)
+
+    def process_columns(self, ref: np.ndarray, target: np.ndarray, t: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                        accuracy_m: np.ndarray, gnss: np.ndarray, speed_kmh: np.ndarray | None = None) -> list[Effect]:
+        """:meth:`process` for fixes given as columns (numpy arrays of one length), without a ``FixIn`` per
+        fix: ``gnss`` is a bool array (False: a cell fix); a missing accuracy or speed is NaN. The same
+        evaluation and effects as :meth:`process` on the same fixes; a rule's ``ctx.fix`` is built from the
+        columns (``fix_type`` ``gnss`` or ``cell``; NaN accuracy or speed as None)."""
+        ref = np.asarray(ref, dtype=np.int64)
+        if not ref.size:
+            return []
+        tid = np.asarray(target, dtype=np.int64)
+        tt = np.asarray(t, dtype=np.float64)
+        ln = np.asarray(lon, dtype=np.float64)
+        lt = np.asarray(lat, dtype=np.float64)
+        acc = np.asarray(accuracy_m, dtype=np.float64)
+        gn = np.asarray(gnss, dtype=bool)
+        spd = np.full(ref.size, math.nan) if speed_kmh is None else np.asarray(speed_kmh, dtype=np.float64)
+
+        def fix(i: int) -> FixIn:
+            a, v = float(acc[i]), float(spd[i])
+            return FixIn(int(ref[i]), int(tid[i]), float(tt[i]), float(ln[i]), float(lt[i]), None if a != a else a,
+                         "gnss" if gn[i] else "cell", None if v != v else v)
+
+        return self._process(ref, tid, tt, ln, lt, acc, gn, spd, fix)
+
+    def _process(self, ref: np.ndarray, tid: np.ndarray, t_all: np.ndarray, lon: np.ndarray, lat: np.ndarray,
+                 acc: np.ndarray, gnss: np.ndarray, spd: np.ndarray, fix_of: Any) -> list[Effect]:
+        n = ref.size
+        self._refresh()
         slot = self._slots_for(tid)
         known = slot >= 0
-        t_all = np.array(cols[2], dtype=np.float64)
         keep = known & np.isfinite(t_all)
         keep[known] &= self._mon[slot[known]]
         self.stats["fixes"] += n
@@ -946,7 +981,7 @@ class Engine:
         if not sel.size:
             return []
         order = sel[np.lexsort((t_all[sel], slot[sel]))]
-        b = _Batch(self, fixes, order, slot[order], t_all[order], cols)
+        b = _Batch(self, fix_of, order, slot[order], t_all[order], (ref, lon, lat, acc, gnss, spd))
         effects: list[Effect] = []
         hot_slots = b.hot_slots()
         if hot_slots.size:
@@ -1003,46 +1038,61 @@ class Engine:
         in the interval and, when the zone is active at ``until``, the start of that period if it lies in
         the interval (older flips of a long silence are not replayed). Returns (row, moment, zone, starts)
         sorted by row, then moment."""
-        out: list[tuple[int, float, int, bool]] = []
-        if not self._sched_zones or not slots.size:
-            return out
-        valid = (since > NEG_INF) & (since < until)
-        if not valid.any():
-            return out
-        gap = until - since
-        for part in (valid & (gap <= 3600.0), valid & (gap > 3600.0)):
-            rows = np.flatnonzero(part)
-            if not rows.size:
-                continue
-            sv, uv = since[rows], until[rows]
-            lo, hi = float(sv.min()), float(uv.max())
-            for z in self._zones_flipping(lo, hi):
-                sch = self._schedules[z]
-                assert sch is not None
-                changes = sch.changes(lo, hi)
-                ends = np.array([m for m, st in changes if not st], dtype=np.float64)
-                starts = np.array([m for m, st in changes if st], dtype=np.float64)
-                found: list[tuple[np.ndarray, np.ndarray, bool]] = []
-                last_end = np.full(rows.size, NEG_INF)
-                if ends.size:
-                    i = np.searchsorted(ends, sv, side="right")
-                    first = ends[np.minimum(i, ends.size - 1)]
-                    found.append(((i < ends.size) & (first <= uv), first, False))
-                    k = np.searchsorted(ends, uv, side="right") - 1
-                    last_end = np.where(k >= 0, ends[np.maximum(k, 0)], NEG_INF)
-                if starts.size:
-                    k = np.searchsorted(starts, uv, side="right") - 1
-                    begin = starts[np.maximum(k, 0)]
-                    found.append(((k >= 0) & (begin > last_end) & (begin > sv), begin, True))
-                for has, moment, begins in found:
-                    if not has.any():
-                        continue
-                    r = rows[has]
-                    m = moment[has]
-                    ok = self._applies(slots[r], np.full(r.size, z, dtype=np.int64))
-                    out += [(row, mm, z, begins) for row, mm in zip(r[ok].tolist(), m[ok].tolist(), strict=True)]
-        out.sort(key=lambda e: (e[0], e[1], e[3], e[2]))
-        return out
+        rows, moments, zones, starts = self._flip_arrays(slots, since, until)
+        return list(zip(rows.tolist(), moments.tolist(), zones.tolist(), starts.tolist(), strict=True))
+
+    def _flip_arrays(self, slots: np.ndarray, since: np.ndarray,
+                     until: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_flips` as arrays (row, moment, zone, starts), sorted by row, moment, starts, zone."""
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        if self._sched_zones and slots.size:
+            valid = (since > NEG_INF) & (since < until)
+            if valid.any():
+                gap = until - since
+                for part in (valid & (gap <= 3600.0), valid & (gap > 3600.0)):
+                    rows = np.flatnonzero(part)
+                    if rows.size:
+                        self._flip_part(slots, rows, since[rows], until[rows], parts)
+        if not parts:
+            e_i = np.zeros(0, dtype=np.int64)
+            return e_i, np.zeros(0), e_i, np.zeros(0, dtype=bool)
+        r = np.concatenate([p[0] for p in parts])
+        m = np.concatenate([p[1] for p in parts])
+        z = np.concatenate([p[2] for p in parts])
+        b = np.concatenate([p[3] for p in parts])
+        order = np.lexsort((z, b, m, r))
+        return r[order], m[order], z[order], b[order]
+
+    def _flip_part(self, slots: np.ndarray, rows: np.ndarray, sv: np.ndarray, uv: np.ndarray,
+                   parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        lo, hi = float(sv.min()), float(uv.max())
+        for z in self._zones_flipping(lo, hi):
+            sch = self._schedules[z]
+            assert sch is not None
+            changes = sch.changes(lo, hi)
+            ends = np.array([m for m, st in changes if not st], dtype=np.float64)
+            starts = np.array([m for m, st in changes if st], dtype=np.float64)
+            found: list[tuple[np.ndarray, np.ndarray, bool]] = []
+            last_end = np.full(rows.size, NEG_INF)
+            if ends.size:
+                i = np.searchsorted(ends, sv, side="right")
+                first = ends[np.minimum(i, ends.size - 1)]
+                found.append(((i < ends.size) & (first <= uv), first, False))
+                k = np.searchsorted(ends, uv, side="right") - 1
+                last_end = np.where(k >= 0, ends[np.maximum(k, 0)], NEG_INF)
+            if starts.size:
+                k = np.searchsorted(starts, uv, side="right") - 1
+                begin = starts[np.maximum(k, 0)]
+                found.append(((k >= 0) & (begin > last_end) & (begin > sv), begin, True))
+            for has, moment, begins in found:
+                if not has.any():
+                    continue
+                r = rows[has]
+                mm = moment[has]
+                ok = self._applies(slots[r], np.full(r.size, z, dtype=np.int64))
+                n = int(ok.sum())
+                if n:
+                    parts.append((r[ok], mm[ok], np.full(n, z, dtype=np.int64), np.full(n, begins, dtype=bool)))
 
     def _tick_schedules(self, now: float, slots: np.ndarray, effects: list[Effect]) -> None:
         flips = self._flips(slots, self._sched[slots], np.full(slots.size, now))
@@ -1184,21 +1234,22 @@ class Engine:
 class _Batch:
     """One call of :meth:`Engine.process`: the fixes sorted per target, and what was found about them."""
 
-    def __init__(self, e: Engine, fixes: Sequence[FixIn], order: np.ndarray, s: np.ndarray, tt: np.ndarray,
-                 cols: list[list[Any]]) -> None:
+    def __init__(self, e: Engine, fix_of: Any, order: np.ndarray, s: np.ndarray, tt: np.ndarray,
+                 cols: tuple[np.ndarray, ...]) -> None:
         cfg = e.config
         self.e = e
-        self.fixes = fixes
+        self.fix_of = fix_of  # input index → FixIn (for rules' contexts)
         self.order = order
         self.m = m = order.size
         self.s = s
         self.tt = tt
-        self.ref = np.array(cols[0], dtype=np.int64)[order]
-        self.lon = np.array(cols[3], dtype=np.float64)[order]
-        self.lat = np.array(cols[4], dtype=np.float64)[order]
-        self.acc = np.array(cols[5], dtype=np.float64)[order]
-        self.gnss = (np.array(cols[6], dtype=object) == "gnss")[order]
-        self.spd = np.array(cols[7], dtype=np.float64)[order]
+        ref, lon, lat, acc, gnss, spd = cols
+        self.ref = ref[order]
+        self.lon = lon[order]
+        self.lat = lat[order]
+        self.acc = acc[order]
+        self.gnss = gnss[order]
+        self.spd = spd[order]
         self.x, self.y = e.frame.to_xy(self.lon, self.lat)
         change = s[1:] != s[:-1]
         self.first = np.r_[True, change]
@@ -1218,10 +1269,17 @@ class _Batch:
         self._schedule_flips()
 
     def _schedule_flips(self) -> None:
-        """Schedule flips between each on-time fix and the one before it (or the target's last evaluation)."""
+        """Schedule flips between each on-time fix and the one before it (or the target's last evaluation).
+
+        Kept as arrays (``fp`` positions, ``fm`` moments, ``fz`` zones, ``fs`` starts); ``flip_slots`` are the
+        targets for which a flip can do something: a start whose target's last good fix before it lies
+        within the zone's margin (or a zone some start-alerting rule of which is violated far outside). An
+        end only drops conditions, which only targets already on the Python path hold, and a start with the
+        last good fix far outside raises nothing, so the other targets stay on the vectorised path."""
         e = self.e
-        self.flips: dict[int, list[tuple[float, int, bool]]] = {}
-        self.flip_slots = np.zeros(0, dtype=np.int64)
+        e_i = np.zeros(0, dtype=np.int64)
+        self.fp, self.fm, self.fz, self.fs = e_i, np.zeros(0), e_i, np.zeros(0, dtype=bool)
+        self.flip_slots = e_i
         if not e._sched_zones:
             return
         ot = np.flatnonzero(~self.late)
@@ -1231,11 +1289,34 @@ class _Batch:
         same = np.r_[False, so[1:] == so[:-1]]
         since = np.where(same, self.tt[np.r_[ot[0], ot[:-1]]], NEG_INF)
         since = np.maximum(since, e._sched[so])
-        found = e._flips(so, since, self.tt[ot])
-        for row, moment, z, starts in found:
-            self.flips.setdefault(int(ot[row]), []).append((moment, z, starts))
-        if found:
-            self.flip_slots = np.unique(so[np.array([f[0] for f in found], dtype=np.int64)])
+        rows, moments, zones, starts = e._flip_arrays(so, since, self.tt[ot])
+        if not rows.size:
+            return
+        self.fp, self.fm, self.fz, self.fs = ot[rows], moments, zones, starts
+        k = np.flatnonzero(starts)
+        if not k.size:
+            return
+        p = self.fp[k]
+        slot = self.s[p]
+        # the last good fix before each start's position: earlier in the batch, else the one in the state
+        marks = np.where(self.good, np.arange(self.m), -1)
+        before = np.r_[-1, np.maximum.accumulate(marks)[:-1]][p]
+        gstart = np.maximum.accumulate(np.where(self.first, np.arange(self.m), 0))[p]
+        in_batch = before >= gstart
+        bi = np.maximum(before, 0)
+        px = np.where(in_batch, self.x[bi], e._gx[slot])
+        py = np.where(in_batch, self.y[bi], e._gy[slot])
+        has = in_batch | (e._gt[slot] > NEG_INF)
+        need = has & ~e._start_far_clear[zones[k]]
+        probe = np.flatnonzero(has & ~need)
+        if probe.size:
+            c = e.index.lookup(px[probe], py[probe])
+            near_keys = np.unique(np.concatenate([c.deep_point * len(e.zones) + c.deep_zone,
+                                                  c.band_point * len(e.zones) + c.band_zone]))
+            keys = np.arange(probe.size) * len(e.zones) + zones[k][probe]
+            need[probe] = np.isin(keys, near_keys)
+        if need.any():
+            self.flip_slots = np.unique(slot[need])
 
     # chaining good fixes --------------------------------------------------------------------------------
 
@@ -1471,7 +1552,13 @@ class _Batch:
         for a, z in zip(cl[csel].tolist(), self.cz[csel].tolist(), strict=True):
             cross.setdefault(a, []).append(z)
         L = _Lists(self, H)
-        flips = {int(local[p]): v for p, v in self.flips.items() if local[p] >= 0}
+        flips: dict[int, list[tuple[float, int, bool]]] = {}
+        if self.fp.size:
+            fl = local[self.fp]
+            fsel = np.flatnonzero(fl >= 0)
+            for a, moment, z, starts in zip(fl[fsel].tolist(), self.fm[fsel].tolist(), self.fz[fsel].tolist(),
+                                            self.fs[fsel].tolist(), strict=True):
+                flips.setdefault(a, []).append((moment, z, starts))
         ro = row_off.tolist()
         starts = (np.cumsum(hi - lo) - (hi - lo)).tolist()
         for g, a0, n in zip(gs[gi].tolist(), starts, (hi - lo).tolist(), strict=True):
@@ -1635,4 +1722,4 @@ class _Lists:
 
     def fix(self, j: int) -> FixIn:
         b = self._b
-        return b.fixes[int(b.order[int(self._pos[j])])]
+        return b.fix_of(int(b.order[int(self._pos[j])]))
