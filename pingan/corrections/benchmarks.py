@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as dt
 import json
 import multiprocessing as mp
 import os
@@ -50,6 +51,7 @@ from pingan.corrections import bench
 
 PG_ADMIN_URL = os.environ.get("PINGAN_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 POLL_EVERY_S = 0.1
+LEVEL_NAMES = {1: "strict", 2: "ordinary", 3: "lenient"}  # bench.LEVELS as management levels
 ESCALATE_EVERY = 5          # the officer escalates one true entry in five; dismisses the rest as authorised visits
 
 _STARTED = time.monotonic()
@@ -183,14 +185,17 @@ def load_world(district: list[bench.CoreArea], subjects: bench.Subjects) -> dict
     from django.db import connection, transaction
 
     from pingan.accounts import actions as account_actions
-    from pingan.accounts.models import Organisation, OrgKind, Role
+    from pingan.accounts.models import Organisation, OrgKind, Person, Role
     from pingan.accounts.setup import ensure_default_roles
+    from pingan.core import clock
+    from pingan.corrections.models import CorrectionType, Subject, SubjectState
     from pingan.corrections.setup import ensure_roles
     from pingan.geo import actions as geo_actions
     from pingan.geo.importer import ParsedArea, ParseResult
     from pingan.geo.models import Area
     from pingan.tracking.models import Target, TargetGroup, Zone
 
+    now = clock.now()
     ensure_default_roles()
     ensure_roles()
     lon0, lat0 = bench.to_lonlat(np.array([-bench.HALF_W - 2_000]), np.array([-bench.HALF_H - 2_000]))
@@ -220,9 +225,23 @@ def load_world(district: list[bench.CoreArea], subjects: bench.Subjects) -> dict
                                   for a in district])
         zone_groups = Zone.groups.through
         zone_groups.objects.bulk_create([zone_groups(zone_id=a.id, targetgroup_id=g) for a in district for g in a.levels])
+        # A subject's file per target, supervised by the officer: the officer's queue sees a warning through the
+        # same policy (and the same restriction on corrections-owned tracking rows) as in production.
+        today = dt.date(2026, 1, 1)
+        persons = Person.objects.bulk_create([Person(name=f"矫正对象{int(tid):05d}", area=area)
+                                              for tid in subjects.ids.tolist()], batch_size=5000)
+        Subject.objects.bulk_create([
+            Subject(number=f"JZ-BENCH-{int(tid):06d}", person=person, correction_type=CorrectionType.PROBATION,
+                    decision_body="基准法院", decision_number=f"B{int(tid)}", decision_effective_on=today,
+                    supervision_start=today, supervision_end=today + dt.timedelta(days=730), level=LEVEL_NAMES[int(g)],
+                    judicial_office=office, officer=officer, area=area, permitted_area=area, phone="",
+                    state=SubjectState.IN_CORRECTION, intake_due=today + dt.timedelta(days=10), target_id=int(tid),
+                    handle=f"bench{int(tid):019d}", created_at=now, updated_at=now)
+            for tid, g, person in zip(subjects.ids.tolist(), subjects.level.tolist(), persons, strict=True)],
+            batch_size=5000)
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
-                for statement in connection.ops.sequence_reset_sql(no_style(), [TargetGroup, Target, Zone]):
+                for statement in connection.ops.sequence_reset_sql(no_style(), [TargetGroup, Target, Zone, Person, Subject]):
                     cur.execute(statement)
     return {"officer": officer, "targets": n}
 
