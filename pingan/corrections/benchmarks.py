@@ -30,26 +30,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import json
 import multiprocessing as mp
 import os
 import queue as queue_mod
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 
-from pingan.core.benchmarks import benchmark
+from pingan.core.benchmarks import benchmark, scratch_postgres, scratch_sqlite
 from pingan.corrections import bench
 
-PG_ADMIN_URL = os.environ.get("PINGAN_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 POLL_EVERY_S = 0.1
 LEVEL_NAMES = {1: "strict", 2: "ordinary", 3: "lenient"}  # bench.LEVELS as management levels
 ESCALATE_EVERY = 5          # the officer escalates one true entry in five; dismisses the rest as authorised visits
@@ -76,46 +72,13 @@ def corrections_bench(quick: bool, subjects: int | None = None, days: int | None
     if db not in ("sqlite", "postgresql"):
         raise ValueError("--database must be sqlite or postgresql")
     print(f"bench corrections: {n:,} subjects × {d} days, {w} workers, {db}", file=sys.stderr, flush=True)
-    opener = _sqlite_database if db == "sqlite" else _postgres_database
+    opener = functools.partial(scratch_sqlite, "pingan-bench-corrections") if db == "sqlite" else functools.partial(scratch_postgres, "pingan_bench_corrections")
     with opener() as (url, reason):
         if url is None:
             raise RuntimeError(f"bench corrections: {db} is not available: {reason}")
         figures = _run_child(url, n, d, w, bench.SEED if seed is None else seed)
     figures["database"] = db
     return figures, format_table(figures)
-
-
-@contextlib.contextmanager
-def _sqlite_database() -> Iterator[tuple[str | None, str]]:
-    folder = tempfile.mkdtemp(prefix="pingan-bench-corrections-")
-    try:
-        yield f"sqlite:///{folder}/bench.sqlite3", ""
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _postgres_database() -> Iterator[tuple[str | None, str]]:
-    try:
-        import psycopg
-        from psycopg import sql
-    except ImportError:
-        yield None, "psycopg is not installed"
-        return
-    name = f"pingan_bench_corrections_{os.getpid()}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        yield None, f"PostgreSQL is not reachable ({str(exc).strip().splitlines()[0]})"
-        return
-    try:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        yield urlsplit(PG_ADMIN_URL)._replace(path=f"/{name}").geturl(), ""
-    finally:
-        with contextlib.suppress(psycopg.Error):
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
 
 
 def _run_child(url: str, subjects: int, days: int, workers: int, seed: int) -> dict[str, Any]:

@@ -25,7 +25,7 @@ core on PostgreSQL).
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import json
 import os
 import shutil
@@ -37,19 +37,17 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pingan.core.benchmarks import benchmark
+from pingan.core.benchmarks import benchmark, scratch_postgres, scratch_sqlite
 from pingan.core.serving import server_workers
 
 FULL_EVENTS = 1_000_000
 QUICK_EVENTS = 20_000
 OPEN_LOOP_RATE = 50.0
 TARGETS = {"inbox_p95_ms": 100.0, "dashboard_ms": 500.0, "create_p95_ms": 50.0, "creates_per_s": 200.0}
-PG_ADMIN_URL = os.environ.get("PINGAN_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 KEYS = ("events", "inbox_p50_ms", "inbox_p95_ms", "dashboard_ms", "create_p95_ms", "creates_per_s", "server_workers")
 
 
@@ -61,7 +59,7 @@ def events_bench(quick: bool, events: int | None = None) -> tuple[dict[str, Any]
     if n < 1:
         raise ValueError("--events must be at least 1")
     figures: dict[str, Any] = {}
-    for name, opener in (("sqlite", _sqlite_database), ("postgresql", _postgres_database)):
+    for name, opener in (("sqlite", functools.partial(scratch_sqlite, "pingan-bench")), ("postgresql", functools.partial(scratch_postgres, "pingan_bench"))):
         with opener() as (url, reason):
             if url is None:
                 print(f"bench events: {name} skipped: {reason}", file=sys.stderr)
@@ -70,46 +68,6 @@ def events_bench(quick: bool, events: int | None = None) -> tuple[dict[str, Any]
             print(f"bench events: {name}: {n:,} events …", file=sys.stderr)
             figures[name] = _run_child(url, n, quick)
     return figures, format_table(figures)
-
-
-@contextlib.contextmanager
-def _sqlite_database() -> Iterator[tuple[str | None, str]]:
-    folder = tempfile.mkdtemp(prefix="pingan-bench-")
-    try:
-        yield f"sqlite:///{folder}/bench.sqlite3", ""
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _postgres_database() -> Iterator[tuple[str | None, str]]:
-    try:
-        import psycopg
-        from psycopg import sql
-    except ImportError:
-        yield None, "psycopg is not installed"
-        return
-    name = f"pingan_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    try:
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        yield None, f"{_redact(PG_ADMIN_URL)} is not reachable ({str(exc).strip().splitlines()[0]})"
-        return
-    try:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        parts = urlsplit(PG_ADMIN_URL)
-        yield parts._replace(path=f"/{name}").geturl(), ""
-    finally:
-        with contextlib.suppress(psycopg.Error):
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
-    return parts.geturl()
 
 
 def _run_child(url: str, n: int, quick: bool) -> dict[str, Any]:

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import shapely
 
+from pingan.core.benchmarks import PG_ADMIN_URL, redact
+
 SEED = 20261201
 M_PER_DEG = 111_320.0
 PROVINCE_BOX = (118.0, 27.0, 123.0, 31.2)
@@ -500,17 +502,7 @@ def timed(func: Callable[[], Any], repeats: int) -> tuple[float, Any]:
 # --- PostGIS ----------------------------------------------------------------------------------------
 
 
-PG_ADMIN_URL = os.environ.get("PINGAN_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 POSTGIS_MAX_VERTICES = 256
-
-
-def redact(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
-    return parts.geturl()
 
 
 def _first_line(exc: BaseException) -> str:

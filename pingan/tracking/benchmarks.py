@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -35,14 +36,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from pingan.core.benchmarks import benchmark
+from pingan.core.benchmarks import benchmark, scratch_postgres, scratch_sqlite
 from pingan.core.serving import server_workers
 from pingan.tracking import bench
 
@@ -82,7 +83,7 @@ def tracking_bench(quick: bool, scale: str | None = None) -> tuple[dict[str, Any
     figures.update(bench.run_core(bench.SCALES[name], quick=quick, say=_say))
 
     runs: dict[str, Any] = {}
-    for db, opener in (("sqlite", _sqlite_database), ("postgresql", _postgres_database)):
+    for db, opener in (("sqlite", functools.partial(scratch_sqlite, "pingan-bench-tracking")), ("postgresql", functools.partial(scratch_postgres, "pingan_bench_tracking"))):
         with opener() as (url, reason):
             if url is None:
                 print(f"bench tracking: {db} skipped: {reason}", file=sys.stderr, flush=True)
@@ -129,39 +130,6 @@ def assemble(figures: dict[str, Any], runs: dict[str, Any], rss: Callable[[str],
         figures["nats_fixes_per_s"] = {"skipped": reason}
         figures["worker_peak_rss_mb"] = (rss or _engine_rss)(figures["scale"])
         figures["worker_rss_from"] = "an in-process engine run holding every target's state (no NATS run)"
-
-
-@contextlib.contextmanager
-def _sqlite_database() -> Iterator[tuple[str | None, str]]:
-    folder = tempfile.mkdtemp(prefix="pingan-bench-tracking-")
-    try:
-        yield f"sqlite:///{folder}/bench.sqlite3", ""
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _postgres_database() -> Iterator[tuple[str | None, str]]:
-    try:
-        import psycopg
-        from psycopg import sql
-    except ImportError:
-        yield None, "psycopg is not installed"
-        return
-    name = f"pingan_bench_tracking_{os.getpid()}_e2e"
-    try:
-        admin = psycopg.connect(bench.PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.Error as exc:
-        yield None, f"{bench.redact(bench.PG_ADMIN_URL)} is not reachable ({str(exc).strip().splitlines()[0]})"
-        return
-    try:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        yield urlsplit(bench.PG_ADMIN_URL)._replace(path=f"/{name}").geturl(), ""
-    finally:
-        with contextlib.suppress(psycopg.Error):
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        admin.close()
 
 
 def _run_child(url: str, scale: str, timing: str, *, alerts: bool, stream: bool) -> dict[str, Any]:
