@@ -33,7 +33,7 @@ register_scope(PhoneCheck, _FOLLOW)
 # it is); an alert also, once escalated or closed, to the police: officers of the core area's police post or with
 # area scope over the alert's place (read only: handling stays with the judicial office).
 
-from django.db.models import Q  # noqa: E402
+from django.db.models import Exists, OuterRef, Q  # noqa: E402
 
 from pingan.accounts import policy  # noqa: E402
 from pingan.corrections.models import CoreArea  # noqa: E402
@@ -45,14 +45,13 @@ register_scope(CoreArea, ScopeSpec(area_path="area"))
 POLICE_ROLE = "police_officer"
 
 
-def _visible_targets(user: object) -> object:
-    return policy.restrict(user, permissions.VIEW_SUBJECT.code, Subject.objects.all()).values("target_id")
-
-
 def _narrow(user: object, target_path: str) -> Q:
+    """Rows of targets not owned by corrections, or whose subject the user may see: a correlated EXISTS on the
+    subject's unique target (one index probe per row, not the list of every visible subject)."""
     owner = f"{target_path}owner" if target_path else "owner"
-    pk = f"{target_path}pk" if target_path else "pk"
-    return ~Q(**{owner: "corrections"}) | Q(**{f"{pk}__in": _visible_targets(user)})
+    outer = f"{target_path}id" if target_path else "pk"
+    visible = policy.restrict(user, permissions.VIEW_SUBJECT.code, Subject.objects.filter(target_id=OuterRef(outer)))
+    return ~Q(**{owner: "corrections"}) | Q(Exists(visible.order_by().values("pk")))
 
 
 def _target_restriction(user: object, perm: str) -> Q:
