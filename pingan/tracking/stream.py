@@ -55,7 +55,7 @@ from nats.js import api as js_api
 from pingan.core import audit, clock, jobs
 from pingan.core.errors import DomainError
 from pingan.tracking import pipeline
-from pingan.tracking.models import Device, StreamPartition
+from pingan.tracking.models import StreamPartition
 
 log = logging.getLogger("pingan.tracking.stream")
 
@@ -256,7 +256,7 @@ def decode(data: bytes) -> Decoded:
     return Decoded(source=source[:12], fixes=message["fixes"])
 
 
-def to_clean(records: Sequence[dict[str, Any]], devices: dict[str, Device]) -> tuple[list[pipeline.CleanFix], dict[str, int]]:
+def to_clean(records: Sequence[dict[str, Any]], devices: dict[str, pipeline.DeviceRef]) -> tuple[list[pipeline.CleanFix], dict[str, int]]:
     """Messages back into the pipeline's rows (the fixes were validated before they were published)."""
     clean: list[pipeline.CleanFix] = []
     problems: dict[str, int] = defaultdict(int)
@@ -326,7 +326,7 @@ def ensure_partitions(count: int) -> None:
         StreamPartition.objects.bulk_create(missing, ignore_conflicts=True)
 
 
-def _spans(decoded: Decoded, devices: dict[str, Device]) -> dict[int, tuple[str, str]]:
+def _spans(decoded: Decoded, devices: dict[str, pipeline.DeviceRef]) -> dict[int, tuple[str, str]]:
     """Per target of a message: its oldest and newest device time (as the ISO text the message carries)."""
     spans: dict[int, tuple[str, str]] = {}
     for record in decoded.fixes:
@@ -423,7 +423,7 @@ class Puller:
         if stale:
             self._ack(stale)
         uids = {f.get("device") for _s, _m, d in entries if d for f in d.fixes if isinstance(f, dict)}
-        devices = {d.uid: d for d in Device.objects.select_related("target").filter(uid__in={u for u in uids if isinstance(u, str)})}
+        devices = pipeline.devices_by_uid(u for u in uids if isinstance(u, str))
         handled = 0
         run: list[tuple[int, Any, Decoded | None]] = []
         run_source: str | None = None
@@ -452,7 +452,7 @@ class Puller:
             handled += len(run)
         return handled
 
-    def _commit(self, run: Sequence[tuple[int, Any, Decoded | None]], devices: dict[str, Device]) -> bool:
+    def _commit(self, run: Sequence[tuple[int, Any, Decoded | None]], devices: dict[str, pipeline.DeviceRef]) -> bool:
         seq = run[-1][0]
         source = next((e[2].source for e in run if e[2]), DOOR)
         clean: list[pipeline.CleanFix] = []
