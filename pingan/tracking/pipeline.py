@@ -350,7 +350,8 @@ def zone_specs() -> list[eng.ZoneSpec]:
 
 def current_engine(*, force: bool = False) -> eng.Engine:
     """This process's engine, holding the zone index; rebuilt when zones change (checked at most once per
-    ``PINGAN_INDEX_CHECK_SECONDS``). Per-target state is not kept here: each batch loads it."""
+    ``PINGAN_INDEX_CHECK_SECONDS``). It keeps the targets' settings it has seen; their state is not kept
+    here: each batch loads it."""
     global _engine, _zones_seen, _zones_checked
     with _lock:
         moment = time.monotonic()
@@ -598,8 +599,12 @@ def run_engine(engine: eng.Engine, target_ids: Sequence[int], step: Any) -> list
     states = _load_states(target_ids)
     infos = _target_infos(target_ids)
     with _lock:
+        # The engine keeps the targets' settings between batches (set_target is a no-op when they are
+        # unchanged; its effects are those of the state about to be replaced, so they are dropped), while
+        # each target's state always comes from the database: another process may have moved it on.
         for tid in target_ids:
             if tid not in infos:
+                engine.forget(tid)
                 continue
             engine.set_target(infos[tid])
             engine.import_state(tid, states[tid][0] if tid in states else None)
@@ -607,9 +612,10 @@ def run_engine(engine: eng.Engine, target_ids: Sequence[int], step: Any) -> list
             effects = list(step(engine))
             exported = {tid: engine.export_state(tid) for tid in target_ids if tid in infos}
             due = {tid: engine.next_due(tid) for tid in exported}
-        finally:
+        except BaseException:
             for tid in target_ids:
                 engine.forget(tid)
+            raise
     changed = []
     for tid, state in exported.items():
         when = due[tid]
@@ -635,13 +641,23 @@ def apply_effects(effects: Iterable[eng.Effect], now: dt.datetime, fixes: Mappin
     from pingan.tracking import actions  # actions sit above the pipeline only for the alert lifecycle
 
     fixes = fixes or {}
+    effects = list(effects)
     opened: list[int] = []
+    # The active alerts of the effects' targets, in one query (locked on PostgreSQL until the batch commits);
+    # at most one per target × rule × zone (a partial unique constraint).
+    active_of: dict[tuple[int, str, int], Alert] = {}
+    if effects:
+        rows = Alert.objects.filter(target_id__in={e.target for e in effects}, state__in=ACTIVE_ALERT_STATES)
+        if connection.vendor == "postgresql":
+            rows = rows.select_for_update()
+        active_of = {(a.target_id, a.rule, a.zone_key): a for a in rows.order_by("id")}
     for effect in effects:
-        key = effect.zone or 0
-        active = (Alert.objects.select_for_update() if connection.vendor == "postgresql" else Alert.objects).filter(
-            target_id=effect.target, rule=effect.rule, zone_key=key, state__in=ACTIVE_ALERT_STATES).first()
+        key = (effect.target, effect.rule, effect.zone or 0)
+        active = active_of.get(key)
         if effect.kind == "raise" and active is None:
-            opened.append(actions.open_alert(effect, now, fixes).pk)
+            alert = actions.open_alert(effect, now, fixes)
+            active_of[key] = alert
+            opened.append(alert.pk)
         elif effect.kind in ("raise", "evidence") and active is not None:
             _add_evidence(active, effect)
         elif effect.kind == "clear" and active is not None and not active.rearmed:
