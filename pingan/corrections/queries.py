@@ -361,3 +361,25 @@ def warning_figures(user: Any, start: Any, end: Any, group_by: str = "town") -> 
         label = towns.get(key, key) if group_by == "town" else key
         result.append({"key": key, "label": label, **out[key]})
     return result
+
+
+# -- pages: the rest of the lifecycle (transfer, authorisations) -------------------------------------------
+
+from pingan.accounts import permissions as account_perms  # noqa: E402
+from pingan.accounts.models import Organisation, OrgKind, RoleAssignment, User  # noqa: E402
+
+
+def judicial_offices() -> QuerySet[Organisation]:
+    """Active judicial offices: where a subject may be transferred to (names of offices are not personal data)."""
+    return Organisation.objects.filter(kind=OrgKind.JUDICIAL_OFFICE, is_active=True).order_by("code")
+
+
+def correction_officers(user: Any) -> list[User]:
+    """Active users whose role lets them manage subjects (the candidates for a transfer's new officer), for a user
+    who may see staff (``accounts.view_staff``); the transfer itself checks that the officer reaches the subject."""
+    if not policy.has_perm(user, account_perms.VIEW_STAFF.code):
+        return []
+    users = {a.user for a in RoleAssignment.objects.filter(is_active=True, user__is_active=True)
+             .select_related("user", "user__organisation", "role")
+             if perms.MANAGE_SUBJECT.code in (a.role.permissions or [])}
+    return sorted(users, key=lambda u: u.username)

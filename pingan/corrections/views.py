@@ -17,6 +17,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -30,11 +31,14 @@ from pingan.corrections import actions, presenters, queries
 from pingan.corrections import permissions as perms
 from pingan.corrections.models import (
     FINAL_PHONE_CHECK_STATES,
+    OUTCOMES,
+    TERMINATION_REASONS,
     AppliesTo,
     AuthorisationState,
     CheckIn,
     Colour,
     CorrectionType,
+    EndReason,
     Ground,
     LeaveRequest,
     LeaveState,
@@ -43,6 +47,7 @@ from pingan.corrections.models import (
     PhoneCheckState,
     PhoneCheckVerdict,
     RecordKind,
+    RecordOutcome,
     Subject,
     SubjectState,
     VerifyMethod,
@@ -82,6 +87,36 @@ REFUSALS = {
     "out_of_range": gettext_lazy("The position is not valid."),
     "not_finite": gettext_lazy("The position is not valid."),
     "rate_limited": gettext_lazy("Too many typed codes: wait a minute or scan the QR code."),
+    # the rest of the lifecycle: authorisations, transfer, release and termination, restrictions, records
+    "invalid_datetime": gettext_lazy("Enter a valid date and time."),
+    "invalid_time": gettext_lazy("Enter a valid time (hh:mm)."),
+    "invalid_number": gettext_lazy("Enter a number."),
+    "invalid_ground": gettext_lazy("Choose one of the five grounds of article 29."),
+    "approver_not_authorised": gettext_lazy(
+        "The approver must be the head of the justice bureau, who may approve monitoring of this subject."),
+    "unknown_user": gettext_lazy("No such active user."),
+    "unknown_area": gettext_lazy("No area with this code."),
+    "in_past": gettext_lazy("An authorisation cannot start in the past."),
+    "bad_range": gettext_lazy("The end must come after the start."),
+    "period_too_long": gettext_lazy("A period of monitoring is at most three months."),
+    "beyond_supervision": gettext_lazy("Monitoring cannot last beyond the end of the supervision."),
+    "authorisation_exists": gettext_lazy("The subject has a live authorisation already: renew it or end it."),
+    "not_a_judicial_office": gettext_lazy("Choose an active judicial office."),
+    "same_office": gettext_lazy("The subject is at this judicial office already."),
+    "officer_out_of_scope": gettext_lazy(
+        "The new supervising officer must be a correction officer who reaches the subject's judicial office or area."),
+    "confirm_required": gettext_lazy("Tick the box to confirm: this stops all monitoring and archives the file."),
+    "term_not_over": gettext_lazy("The term is not over yet: release is possible from its last day; end it early with termination."),
+    "invalid_reason": gettext_lazy("Choose the reason for termination."),
+    "invalid_outcome": gettext_lazy("Choose an outcome that fits this record."),
+    "no_home": gettext_lazy("A curfew needs the subject's home point, which the file does not have."),
+    "invalid_weekdays": gettext_lazy("Weekdays are Monday to Sunday."),
+    "out_of_range:radius_m": gettext_lazy(
+        "The radius is out of range: a curfew circle is 50–5,000 m, a forbidden zone at most 200 km."),
+    "invalid_geometry": gettext_lazy("The zone's centre is not a valid position."),
+    "invalid_uid": gettext_lazy("A device id has letters, digits, - _ . only, and may not start with rx."),
+    "unknown_crs": gettext_lazy("Choose the coordinate system the device sends."),
+    "duplicate_device": gettext_lazy("A device with this id is registered already."),
 }
 
 #: why a checkpoint scan is refused, in words
@@ -119,16 +154,20 @@ def require_perm(request: HttpRequest, perm: str) -> None:
         raise PermissionDenied
 
 
-def visible_subject(request: HttpRequest, subject_id: int) -> Subject:
-    try:
-        return queries.subject(request.user, subject_id)
-    except NotFoundError:
-        raise Http404 from None
+def visible_subject(request: HttpRequest, subject_id: int, *also: str) -> Subject:
+    """The subject when the user may see it (or holds one of ``also`` on it, like the API's approver); 404
+    otherwise."""
+    for perm in also or (perms.VIEW_SUBJECT.code,):
+        try:
+            return queries.subject(request.user, subject_id, perm)
+        except NotFoundError:
+            continue
+    raise Http404
 
 
 def refusal(exc: DomainError) -> str:
-    said = REFUSALS.get(exc.code)
     field = exc.details.get("field")
+    said = REFUSALS.get(f"{exc.code}:{field}") or REFUSALS.get(exc.code)
     text = str(said) if said is not None else exc.message
     return f"{text} ({field})" if field and said is not None else text
 
@@ -225,12 +264,15 @@ def file_context(request: HttpRequest, subject: Subject, **extra: Any) -> dict[s
     can_alerts = policy.has_perm(user, tracking_perms.VIEW_ALERT.code)
     today = now.date()
     latest = queries.latest_positions(user, [subject]).get(subject.target_id)
+    records = list(queries.records(subject)[:200])
     return {
         "s": subject, "d": detail, "type_label": CorrectionType(subject.correction_type).label,
         "level_label": Level(subject.level).label, "state_label": SubjectState(subject.state).label,
         "colour_label": Colour(detail["colour"]).label,
         "status_reasons": [str(STATUS_REASONS.get(r, r)) for r in detail["reasons"]],
-        "records": list(queries.records(subject)[:200]), "authorisations": list(queries.authorisations(subject)),
+        "records": records, "authorisations": list(queries.authorisations(subject)),
+        "record_rows": [{"r": r, "outcomes": [(code, RecordOutcome(code).label) for code in OUTCOMES.get(r.kind, ())]
+                         if r.is_open else []} for r in records],
         "level_changes": list(subject.level_changes.select_related("by").order_by("-at")[:50]),
         "transfers": list(subject.transfers.select_related("from_office", "to_office").order_by("-at")[:20]),
         "scans": list(queries.scans(subject)[:50]), "check_ins": list(queries.check_ins(subject)[:50]),
@@ -247,7 +289,8 @@ def file_context(request: HttpRequest, subject: Subject, **extra: Any) -> dict[s
                    if latest else None),
         "track_from": (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
         "track_to": (now + dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M"),
-        "watermark": True, "identity": None, **map_settings(request), **extra,
+        "watermark": True, "identity": None, **map_settings(request), **lifecycle_context(request, subject, detail),
+        **extra,
     }
 
 
@@ -255,7 +298,12 @@ def file_context(request: HttpRequest, subject: Subject, **extra: Any) -> dict[s
 @require_GET
 def subject_file(request: HttpRequest, subject_id: int) -> HttpResponse:
     subject = visible_subject(request, subject_id)
-    return render(request, "corrections/subject.html", file_context(request, subject))
+    # a device key just registered is shown on this one page, then forgotten (the page is not cached)
+    new_key = request.session.pop(DEVICE_KEY_SESSION.format(subject_id=subject.pk), None)
+    response = render(request, "corrections/subject.html", file_context(request, subject, new_device_key=new_key))
+    if new_key:
+        patch_cache_control(response, no_store=True, private=True)
+    return response
 
 
 @login_required
@@ -277,9 +325,17 @@ def subject_reveal(request: HttpRequest, subject_id: int) -> HttpResponse:
     return render(request, "corrections/subject.html", file_context(request, subject, identity=identity))
 
 
-def _act(request: HttpRequest, subject_id: int, run: Any) -> HttpResponse:
-    """Run an officer's form action; errors go back to the file as a message (403 / 404 stay what they are)."""
-    subject = visible_subject(request, subject_id)
+def _act(request: HttpRequest, subject_id: int, run: Any, *, may: tuple[str, ...] = (perms.MANAGE_SUBJECT.code,),
+         done: str | None = None) -> HttpResponse:
+    """Run an officer's form action; errors go back to the file as a message (403 / 404 stay what they are).
+
+    A user who sees the subject but holds none of ``may`` on it (the procurator) is refused before the form is
+    even parsed, so a bad form never hides the 403; the action checks again. After a success that leaves the
+    subject out of the user's sight (a transfer to another town, a minor's file sealed on release) the user goes
+    to the list instead of a file that would answer 404."""
+    subject = visible_subject(request, subject_id, *may)
+    if not any(policy.can(request.user, code, subject) for code in may):
+        raise PermissionDenied
     try:
         run(subject)
     except DomainError as exc:
@@ -289,7 +345,10 @@ def _act(request: HttpRequest, subject_id: int, run: Any) -> HttpResponse:
             raise Http404 from exc
         messages.error(request, refusal(exc))
     else:
-        messages.success(request, _("Done."))
+        messages.success(request, done or _("Done."))
+        fresh = Subject.objects.select_related(*queries.RELATED).get(pk=subject.pk)
+        if not policy.can(request.user, perms.VIEW_SUBJECT.code, fresh):
+            return redirect("corrections:subjects")
     return redirect("corrections:subject", subject_id=subject.pk)
 
 
@@ -313,6 +372,274 @@ def subject_record(request: HttpRequest, subject_id: int) -> HttpResponse:
     return _act(request, subject_id, lambda s: actions.add_record(
         request.user, s, kind=post.get("kind", ""), text=post.get("text", ""), occurred_on=_date(post.get("occurred_on", "")),
         hours=post.get("hours", "").strip() or None, serious=post.get("serious") == "on"))
+
+
+# -- the rest of the lifecycle: authorisations, transfer, release and termination, restrictions --------------
+#
+# Each form is a thin POST view: parse the form (a value that cannot be parsed is refused like the action's own
+# refusals), call the action, go back to the file with a message. Times typed in datetime-local fields are
+# Asia/Shanghai.
+
+#: the session key under which a new device key waits for the one page that shows it
+DEVICE_KEY_SESSION = "corrections.device_key.{subject_id}"
+
+WEEKDAYS = ((1, gettext_lazy("Mon")), (2, gettext_lazy("Tue")), (3, gettext_lazy("Wed")), (4, gettext_lazy("Thu")),
+            (5, gettext_lazy("Fri")), (6, gettext_lazy("Sat")), (7, gettext_lazy("Sun")))
+CRS_CHOICES = (("wgs84", "WGS-84 / GPS"), ("cgcs2000", "CGCS2000"), ("gcj02", gettext_lazy("GCJ-02 (AMap, Tencent)")),
+               ("bd09", gettext_lazy("BD-09 (Baidu)")))
+MONITORING = (perms.MANAGE_SUBJECT.code, perms.APPROVE_MONITORING.code)  # who may grant, renew, end (the action's rule)
+
+
+def _parse_moment(raw: str, field: str) -> dt.datetime:
+    """A datetime-local value (Asia/Shanghai wall time) as an aware UTC datetime."""
+    from pingan.core.errors import ValidationFailed
+
+    raw = (raw or "").strip()
+    if not raw:
+        raise ValidationFailed("required", f"{field} is required", field=field)
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed("invalid_datetime", "not a date and time", field=field) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=SHANGHAI)
+    return moment.astimezone(dt.UTC)
+
+
+def _parse_time(raw: str, field: str) -> dt.time:
+    from pingan.core.errors import ValidationFailed
+
+    raw = (raw or "").strip()
+    if not raw:
+        raise ValidationFailed("required", f"{field} is required", field=field)
+    try:
+        return dt.time.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed("invalid_time", "not a time", field=field) from None
+
+
+def _parse_number(raw: str, field: str) -> float:
+    from pingan.core.errors import ValidationFailed
+
+    value = _float(raw)
+    if value is None:
+        raise ValidationFailed("invalid_number", "not a number", field=field)
+    return value
+
+
+def _parse_user(username: str, field: str) -> Any:
+    """The active user with this username (the action checks what the user may do)."""
+    from pingan.accounts.models import User
+    from pingan.core.errors import ValidationFailed
+
+    username = (username or "").strip()
+    if not username:
+        raise ValidationFailed("required", f"{field} is required", field=field)
+    found = User.objects.filter(username=username, is_active=True).first()
+    if found is None:
+        raise ValidationFailed("unknown_user", f"no active user {username!r}", field=field)
+    return found
+
+
+def _confirmed(post: Any) -> None:
+    from pingan.core.errors import ValidationFailed
+
+    if post.get("confirm") != "on":
+        raise ValidationFailed("confirm_required", "tick the box to confirm", field="confirm")
+
+
+def _of_subject(obj: Any, subject: Subject) -> Any:
+    """An authorisation or record found by id must belong to the file it is posted on (404 otherwise)."""
+    if obj.subject_id != subject.pk:
+        raise Http404
+    return obj
+
+
+def _found(find: Any, user: Any, obj_id: int) -> Any:
+    try:
+        return find(user, obj_id)
+    except NotFoundError:
+        raise Http404 from None
+
+
+def _local_input(moment: dt.datetime) -> str:
+    """A moment as a datetime-local value (Asia/Shanghai, to the minute)."""
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%dT%H:%M")
+
+
+def lifecycle_context(request: HttpRequest, subject: Subject, detail: dict[str, Any]) -> dict[str, Any]:
+    """What the file's lifecycle forms need: each is offered only to who holds the action's permission on the
+    subject and only in the states where the action applies (the action decides again)."""
+    user = request.user
+    now = clock.now()
+    manage = policy.can(user, perms.MANAGE_SUBJECT.code, subject)
+    monitoring = manage or policy.can(user, perms.APPROVE_MONITORING.code, subject)
+    in_correction = subject.state == SubjectState.IN_CORRECTION
+    latest_end = actions.day_end(subject.supervision_end)
+    live = [a for a in queries.authorisations(subject).filter(state__in=(AuthorisationState.APPROVED,
+                                                                        AuthorisationState.ACTIVE))]
+    can_grant = monitoring and in_correction and not live
+    approvers = actions.holders(perms.APPROVE_MONITORING.code, subject) if monitoring and (can_grant or live) else []
+    live_rows = [{"a": a, "renew_to": _local_input(min(actions.add_months(a.ends_at, actions.MAX_PERIOD_MONTHS), latest_end))
+                  if a.state == AuthorisationState.ACTIVE else ""} for a in live]
+    can = detail["can"] if manage else []
+    return {
+        "can_grant": can_grant, "can_change_monitoring": monitoring, "approvers": approvers,
+        "me": getattr(user, "username", ""), "ground_choices": Ground.choices,
+        "grant_start": _local_input(now), "grant_end": _local_input(min(actions.add_months(now, actions.MAX_PERIOD_MONTHS),
+                                                                          latest_end)),
+        "live_authorisations": live_rows if monitoring else [],
+        "can_transfer": "transfer" in can, "offices": [o for o in queries.judicial_offices() if o.pk != subject.judicial_office_id],
+        "officers": queries.correction_officers(user) if "transfer" in can else [],
+        "can_release": "release" in can, "release_from": subject.supervision_end,
+        "term_over": actions.local_today() >= subject.supervision_end,
+        "can_terminate": "terminate" in can,
+        "termination_reasons": [(code, EndReason(code).label) for code in TERMINATION_REASONS],
+        "can_restrict": manage and subject.is_open, "weekdays": WEEKDAYS, "crs_choices": CRS_CHOICES,
+        "devices": [d for d in subject.target.devices.order_by("uid") if not d.uid.startswith("rx")],
+        "can_close_records": manage,
+    }
+
+
+@login_required
+@require_POST
+def subject_grant(request: HttpRequest, subject_id: int) -> HttpResponse:
+    """社区矫正法 art. 29: monitoring on one of the five grounds, approved by the head of the justice bureau."""
+    post = request.POST
+    return _act(request, subject_id, lambda s: actions.grant_authorisation(
+        request.user, s, ground=post.get("ground", ""), facts=post.get("facts", ""),
+        approver=_parse_user(post.get("approver", ""), "approver"),
+        starts_at=_parse_moment(post["starts_at"], "starts_at") if post.get("starts_at", "").strip() else None,
+        ends_at=_parse_moment(post.get("ends_at", ""), "ends_at")), may=MONITORING, done=_("Monitoring authorised."))
+
+
+@login_required
+@require_POST
+def subject_renew(request: HttpRequest, subject_id: int, authorisation_id: int) -> HttpResponse:
+    post = request.POST
+    return _act(request, subject_id, lambda s: actions.renew_authorisation(
+        request.user, _of_subject(_found(queries.authorisation, request.user, authorisation_id), s),
+        assessment=post.get("assessment", ""), approver=_parse_user(post.get("approver", ""), "approver"),
+        ends_at=_parse_moment(post.get("ends_at", ""), "ends_at")), may=MONITORING, done=_("Monitoring renewed."))
+
+
+@login_required
+@require_POST
+def subject_end_authorisation(request: HttpRequest, subject_id: int, authorisation_id: int) -> HttpResponse:
+    return _act(request, subject_id, lambda s: actions.end_authorisation(
+        request.user, _of_subject(_found(queries.authorisation, request.user, authorisation_id), s),
+        reason=request.POST.get("reason", "")), may=MONITORING, done=_("Monitoring ended."))
+
+
+@login_required
+@require_POST
+def subject_transfer(request: HttpRequest, subject_id: int) -> HttpResponse:
+    """社区矫正法 art. 27: to another judicial office and officer (and, when given, another residence area)."""
+    from pingan.core.errors import ValidationFailed
+
+    post = request.POST
+
+    def run(s: Subject) -> Any:
+        code = post.get("area", "").strip()
+        area = Area.objects.filter(code=code).first() if code else None
+        if code and area is None:
+            raise ValidationFailed("unknown_area", f"no area {code!r}", field="area")
+        return actions.transfer_subject(
+            request.user, s, to_office=Organisation.objects.filter(code=post.get("to_office", "")).first(),
+            to_officer=_parse_user(post.get("to_officer", ""), "to_officer"), reason=post.get("reason", ""), area=area)
+
+    return _act(request, subject_id, run, done=_("Subject transferred."))
+
+
+@login_required
+@require_POST
+def subject_release(request: HttpRequest, subject_id: int) -> HttpResponse:
+    """解矫 (confirmed): all monitoring stops and the file is archived."""
+    post = request.POST
+
+    def run(s: Subject) -> Any:
+        _confirmed(post)
+        return actions.release_subject(request.user, s, on=_date(post.get("on", "")), note=post.get("note", ""))
+
+    return _act(request, subject_id, run, done=_("Released: monitoring stopped and the file archived."))
+
+
+@login_required
+@require_POST
+def subject_terminate(request: HttpRequest, subject_id: int) -> HttpResponse:
+    """终止 (confirmed): all monitoring stops and the file is archived."""
+    post = request.POST
+
+    def run(s: Subject) -> Any:
+        _confirmed(post)
+        return actions.terminate_subject(request.user, s, reason=post.get("reason", ""), on=_date(post.get("on", "")),
+                                         note=post.get("note", ""))
+
+    return _act(request, subject_id, run, done=_("Correction terminated: monitoring stopped and the file archived."))
+
+
+@login_required
+@require_POST
+def subject_prohibition(request: HttpRequest, subject_id: int) -> HttpResponse:
+    """A court prohibition order; a forbidden zone as a circle (WGS-84 centre and radius) when a centre is given."""
+    post = request.POST
+
+    def run(s: Subject) -> Any:
+        zones = []
+        if post.get("lon", "").strip() or post.get("lat", "").strip():
+            zones.append(actions.ZoneInput(
+                name=post.get("zone_name", "").strip() or _("forbidden zone"), shape="circle",
+                coords=[_parse_number(post.get("lon", ""), "lon"), _parse_number(post.get("lat", ""), "lat")],
+                radius_m=_parse_number(post.get("radius_m", ""), "radius_m")))
+        return actions.add_prohibition_order(request.user, s, text=post.get("text", ""),
+                                             starts_on=_date(post.get("starts_on", "")),
+                                             ends_on=_date(post.get("ends_on", "")), zones=zones)
+
+    return _act(request, subject_id, run, done=_("Prohibition order added."))
+
+
+@login_required
+@require_POST
+def subject_curfew(request: HttpRequest, subject_id: int) -> HttpResponse:
+    from pingan.core.errors import ValidationFailed
+
+    post = request.POST
+
+    def run(s: Subject) -> Any:
+        raw_days = post.getlist("weekdays")
+        if not all(d.strip().isdigit() for d in raw_days):
+            raise ValidationFailed("invalid_weekdays", "weekdays are 1 to 7", field="weekdays")
+        return actions.add_curfew(request.user, s, start=_parse_time(post.get("start", ""), "start"),
+                                  end=_parse_time(post.get("end", ""), "end"), weekdays=[int(d) for d in raw_days],
+                                  radius_m=_parse_number(post.get("radius_m", "") or "200", "radius_m"))
+
+    return _act(request, subject_id, run, done=_("Curfew added."))
+
+
+@login_required
+@require_POST
+def subject_device(request: HttpRequest, subject_id: int) -> HttpResponse:
+    """A locating device; its key goes to the session for the one page that shows it (never to a cookie or the
+    message, never again)."""
+    post = request.POST
+
+    def run(s: Subject) -> Any:
+        device, key = actions.register_subject_device(request.user, s, uid=post.get("uid", "").strip(),
+                                                      name=post.get("name", ""), crs=post.get("crs", "wgs84"))
+        request.session[DEVICE_KEY_SESSION.format(subject_id=s.pk)] = {"uid": device.uid, "key": key}
+        return device
+
+    return _act(request, subject_id, run, done=_("Device registered."))
+
+
+@login_required
+@require_POST
+def subject_close_record(request: HttpRequest, subject_id: int, record_id: int) -> HttpResponse:
+    """Close an open warning, lost contact or proposal to revoke with an outcome of its kind."""
+    post = request.POST
+    return _act(request, subject_id, lambda s: actions.close_record(
+        request.user, _of_subject(_found(queries.record, request.user, record_id), s), outcome=post.get("outcome", ""),
+        note=post.get("note", "")), done=_("Record closed."))
 
 
 # -- the checkpoint scanner -------------------------------------------------------------------------------

@@ -471,3 +471,85 @@ def objects(kind: str | None, world: Any, make_user: Any) -> tuple[object, objec
 
 def request(kind: str | None, obj: object, user: object) -> tuple[dict[str, object], dict[str, object]] | None:  # type: ignore[no-redef]
     return core_request(kind, obj, user) or _request_before(kind, obj, user)
+
+
+# The file's lifecycle forms (pages) ------------------------------------------------------------------------------
+#
+# Each answers with a redirect (back to the file, or to the list when the subject has left the user's sight) for
+# the officers of the subject's town; procurators read the file and are refused (403); nobody else finds the
+# subject (404). The bodies are valid forms, so the officer's row runs the action for real (rolled back after).
+
+PAGE_FORMS = {
+    "corrections:subject-grant": "grant", "corrections:subject-renew": "renew",
+    "corrections:subject-end-authorisation": "end", "corrections:subject-transfer": "transfer",
+    "corrections:subject-release": "release", "corrections:subject-terminate": "terminate",
+    "corrections:subject-prohibition": "prohibition", "corrections:subject-curfew": "curfew",
+    "corrections:subject-device": "device", "corrections:subject-close-record": "record-open",
+}
+ROWS.update({name: {"method": "POST", "kind": f"file_form:{form}", "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=D))}
+             for name, form in PAGE_FORMS.items()})
+
+
+def _local(moment: dt.datetime) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%dT%H:%M")
+
+
+def _page_body(action: str, side: str, obj: Obj) -> dict[str, Any]:
+    from pingan.core import clock
+
+    if action == "grant":
+        return {"ground": "left_area", "facts": "未经批准离开县域", "approver": "acc-head",
+                "ends_at": _local(clock.now() + dt.timedelta(days=30))}
+    if action == "renew":
+        return {"assessment": "风险仍在", "approver": "acc-head",
+                "ends_at": _local(obj.authorisation.ends_at + dt.timedelta(days=30))}
+    if action == "transfer":
+        return {"to_office": "acc-sfs-b" if side == "a" else "acc-sfs-a",
+                "to_officer": "acc-officer-b" if side == "a" else "acc-officer-a",
+                "area": GRID_B if side == "a" else GRID_A, "reason": "变更执行地"}
+    return {
+        "end": {"reason": "依据消失"}, "release": {"note": "期满解矫", "confirm": "on"},
+        "terminate": {"reason": "revoked", "note": "法院裁定撤销缓刑", "confirm": "on"},
+        "prohibition": {"text": "禁止进入娱乐场所", "zone_name": "酒吧街", "lon": str(INSIDE[0] + 0.01), "lat": str(INSIDE[1]),
+                        "radius_m": "150"},
+        "curfew": {"start": "22:00", "end": "06:00", "weekdays": ["1", "2", "3", "4", "5"]},
+        "device": {"uid": f"acc-page-device-{side}", "crs": "wgs84"},
+        "record-open": {"outcome": "rectified", "note": "已改正"},
+    }[action]
+
+
+def page_objects(kind: str | None) -> tuple[object, object] | None:
+    if kind is None or not kind.startswith("file_form:"):
+        return None
+    action = kind.split(":", 1)[1]
+    pair = []
+    for side in ("a", "b"):
+        obj = _obj(action, side)
+        obj.body = _page_body(action, side, obj)
+        pair.append(obj)
+    return pair[0], pair[1]
+
+
+def page_request(kind: str | None, obj: object) -> tuple[dict[str, object], dict[str, object]] | None:
+    if kind is None or not kind.startswith("file_form:"):
+        return None
+    assert isinstance(obj, Obj)
+    kwargs: dict[str, object] = {"subject_id": obj.subject.pk}
+    if obj.authorisation is not None:
+        kwargs["authorisation_id"] = obj.authorisation.pk
+    if obj.record is not None:
+        kwargs["record_id"] = obj.record.pk
+    return kwargs, obj.body
+
+
+_objects_core, _request_core = objects, request
+
+
+def objects(kind: str | None, world: Any, make_user: Any) -> tuple[object, object] | None:  # type: ignore[no-redef]
+    return page_objects(kind) or _objects_core(kind, world, make_user)
+
+
+def request(kind: str | None, obj: object, user: object) -> tuple[dict[str, object], dict[str, object]] | None:  # type: ignore[no-redef]
+    return page_request(kind, obj) or _request_core(kind, obj, user)
