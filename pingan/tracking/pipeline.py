@@ -485,6 +485,8 @@ class Stored(NamedTuple):
 
 _FIX_COLUMNS = ("target_id", "device_id", "device_time", "received_at", "lon", "lat", "accuracy_m", "fix_type",
                 "speed_kmh", "heading", "source", "input_crs", "raw_ref")
+_FIX_PG_TYPES = ("bigint", "bigint", "timestamptz", "timestamptz", "float8", "float8", "float8", "text", "float8",
+                 "float8", "text", "text", "text")
 _ROWS_PER_INSERT = 1000
 
 
@@ -493,10 +495,34 @@ def _chunks(rows: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield rows[start:start + size]
 
 
+def insert_rows(table: str, columns: Sequence[str], pg_types: Sequence[str], rows: Sequence[Sequence[Any]],
+                tail: str = "", *, alias: str = "") -> list[tuple[Any, ...]]:
+    """``INSERT INTO table (columns) … tail`` for many rows at once, returning what ``tail``'s ``RETURNING``
+    returns. PostgreSQL gets one array a column (``SELECT * FROM unnest(…)``: thirteen parameters for any
+    number of rows, about twice as fast as a VALUES list); SQLite a ``VALUES`` list per thousand rows.
+    ``table``, ``columns`` and ``tail`` are code, never input."""
+    if not rows:
+        return []
+    into = f"INSERT INTO {connection.ops.quote_name(table)}{f' AS {alias}' if alias else ''} ({', '.join(columns)})"
+    out: list[tuple[Any, ...]] = []
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            arrays = [list(column) for column in zip(*rows, strict=True)]
+            cur.execute(f"{into} SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in pg_types)}) {tail}", arrays)  # noqa: S608
+            return list(cur.fetchall()) if "RETURNING" in tail else []
+        placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        for chunk in _chunks(rows, _ROWS_PER_INSERT):
+            cur.execute(f"{into} VALUES {', '.join([placeholder] * len(chunk))} {tail}",  # noqa: S608
+                        [value for row in chunk for value in row])
+            if "RETURNING" in tail:
+                out += cur.fetchall()
+    return out
+
+
 def _store(clean: Sequence[CleanFix], now: dt.datetime, result: IngestResult, source: str) -> list[tuple[Stored, CleanFix]]:
     """Insert the fixes not stored yet; return them (with ids) beside their clean rows.
 
-    One multi-row ``INSERT … ON CONFLICT (device_id, device_time) DO NOTHING RETURNING`` per thousand fixes: the
+    One ``INSERT … ON CONFLICT (device_id, device_time) DO NOTHING RETURNING`` (:func:`insert_rows`): the
     database skips the ones stored before (a resent batch, another worker), and the ORM's per-value compilation
     (most of a batch's time in ``bulk_create``) is not paid. Values are adapted as the ORM adapts them, so ORM
     lookups see the same rows."""
@@ -516,20 +542,13 @@ def _store(clean: Sequence[CleanFix], now: dt.datetime, result: IngestResult, so
         sent[(device_id, at if text_times else moment)] = row
         values.append((row.device.target_id, device_id, at, received, row.lon, row.lat, row.accuracy_m, row.fix_type,
                        row.speed_kmh, row.heading, source, row.input_crs, row.raw_ref[:60]))
-    table = connection.ops.quote_name(Fix._meta.db_table)
-    columns = ", ".join(_FIX_COLUMNS)
     returned_time = "CAST(device_time AS TEXT)" if text_times else "device_time"
-    placeholder = "(" + ", ".join(["%s"] * len(_FIX_COLUMNS)) + ")"
     stored: list[tuple[Stored, CleanFix]] = []
-    with connection.cursor() as cur:
-        for chunk in _chunks(values, _ROWS_PER_INSERT):
-            cur.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([placeholder] * len(chunk))} "  # noqa: S608
-                        f"ON CONFLICT (device_id, device_time) DO NOTHING RETURNING id, device_id, {returned_time}",
-                        [value for row in chunk for value in row])
-            for pk, device_id, at in cur.fetchall():
-                row = sent[(device_id, at)]
-                stored.append((Stored(pk, row.device.target_id, device_id, row.device_time, row.lon, row.lat,
-                                      row.accuracy_m, row.fix_type, row.speed_kmh, row.heading), row))
+    for pk, device_id, at in insert_rows(Fix._meta.db_table, _FIX_COLUMNS, _FIX_PG_TYPES, values,
+                                         f"ON CONFLICT (device_id, device_time) DO NOTHING RETURNING id, device_id, {returned_time}"):
+        row = sent[(device_id, at)]
+        stored.append((Stored(pk, row.device.target_id, device_id, row.device_time, row.lon, row.lat,
+                              row.accuracy_m, row.fix_type, row.speed_kmh, row.heading), row))
     result.duplicates += len(unique) - len(stored)
     stored.sort(key=lambda pair: pair[0].pk)
     return stored
@@ -578,19 +597,14 @@ def _target_infos(target_ids: Sequence[int]) -> dict[int, eng.TargetInfo]:
 
 
 def _save_states(rows: Sequence[tuple[int, dict[str, Any], dt.datetime | None]]) -> None:
-    """One ``INSERT … ON CONFLICT (target_id) DO UPDATE`` per thousand states, new and changed alike."""
-    if not rows:
-        return
+    """One upsert (``ON CONFLICT (target_id) DO UPDATE``) for the batch's states, new and changed alike."""
     adapt = connection.ops.adapt_datetimefield_value
     updated = adapt(timezone.now())
-    table = connection.ops.quote_name(TargetState._meta.db_table)
-    with connection.cursor() as cur:
-        for chunk in _chunks(rows, _ROWS_PER_INSERT):
-            params = [value for tid, state, due_at in chunk
-                      for value in (tid, json.dumps(state, separators=(",", ":")), adapt(due_at), updated)]
-            cur.execute(f"INSERT INTO {table} (target_id, state, due_at, updated_at) VALUES "  # noqa: S608
-                        f"{', '.join(['(%s, %s, %s, %s)'] * len(chunk))} ON CONFLICT (target_id) DO UPDATE SET "
-                        "state = excluded.state, due_at = excluded.due_at, updated_at = excluded.updated_at", params)
+    insert_rows(TargetState._meta.db_table, ("target_id", "state", "due_at", "updated_at"),
+                ("bigint", "jsonb", "timestamptz", "timestamptz"),
+                [(tid, json.dumps(state, separators=(",", ":")), adapt(due_at), updated) for tid, state, due_at in rows],
+                "ON CONFLICT (target_id) DO UPDATE SET state = excluded.state, due_at = excluded.due_at, "
+                "updated_at = excluded.updated_at")
 
 
 def run_engine(engine: eng.Engine, target_ids: Sequence[int], step: Any) -> list[eng.Effect]:
@@ -693,18 +707,15 @@ def _latest(fixes: Sequence[tuple[Stored, CleanFix]]) -> None:
         if fix.target_id not in newest or fix.device_time > newest[fix.target_id].device_time:
             newest[fix.target_id] = fix
     adapt = connection.ops.adapt_datetimefield_value
-    table = connection.ops.quote_name(LatestPosition._meta.db_table)
-    rows = list(newest.values())
-    with connection.cursor() as cur:
-        for chunk in _chunks(rows, _ROWS_PER_INSERT):
-            params = [value for f in chunk for value in (f.target_id, f.pk, adapt(f.device_time), f.lon, f.lat,
-                                                         f.accuracy_m, f.speed_kmh, f.heading)]
-            cur.execute(f"INSERT INTO {table} AS latest (target_id, fix_id, device_time, lon, lat, accuracy_m, "  # noqa: S608
-                        f"speed_kmh, heading) VALUES {', '.join(['(%s, %s, %s, %s, %s, %s, %s, %s)'] * len(chunk))} "
-                        "ON CONFLICT (target_id) DO UPDATE SET fix_id = excluded.fix_id, device_time = excluded.device_time, "
-                        "lon = excluded.lon, lat = excluded.lat, accuracy_m = excluded.accuracy_m, "
-                        "speed_kmh = excluded.speed_kmh, heading = excluded.heading "
-                        "WHERE excluded.device_time > latest.device_time", params)
+    insert_rows(LatestPosition._meta.db_table,
+                ("target_id", "fix_id", "device_time", "lon", "lat", "accuracy_m", "speed_kmh", "heading"),
+                ("bigint", "bigint", "timestamptz", "float8", "float8", "float8", "float8", "float8"),
+                [(f.target_id, f.pk, adapt(f.device_time), f.lon, f.lat, f.accuracy_m, f.speed_kmh, f.heading)
+                 for f in newest.values()],
+                "ON CONFLICT (target_id) DO UPDATE SET fix_id = excluded.fix_id, device_time = excluded.device_time, "
+                "lon = excluded.lon, lat = excluded.lat, accuracy_m = excluded.accuracy_m, "
+                "speed_kmh = excluded.speed_kmh, heading = excluded.heading "
+                "WHERE excluded.device_time > latest.device_time", alias="latest")
 
 
 def _touch_devices(fixes: Sequence[tuple[Stored, CleanFix]], now: dt.datetime) -> None:
