@@ -31,7 +31,7 @@ from django.utils.translation import gettext as _
 from pingan.accounts import actions as account_actions
 from pingan.accounts import permissions as account_perms
 from pingan.accounts import policy
-from pingan.accounts.models import ObjectGrant, Organisation, OrgKind, Person, RoleAssignment, User
+from pingan.accounts.models import ObjectGrant, Organisation, OrgKind, Person, User
 from pingan.core import audit, clock, personal
 from pingan.core.errors import (
     ConflictError,
@@ -164,9 +164,7 @@ def _later(kind: str, text: str, users: Iterable[User | None]) -> None:
 
 def holders(perm: str, obj: Any) -> list[User]:
     """Active users who hold ``perm`` on ``obj`` through a role (the policy decides, for each candidate)."""
-    candidates = {a.user for a in RoleAssignment.objects.filter(is_active=True).select_related("user", "role")
-                  if perm in (a.role.permissions or [])}
-    return sorted((u for u in candidates if u.is_active and policy.can(u, perm, obj)), key=lambda u: u.pk)
+    return policy.holders(perm, obj)
 
 
 def procurators(subject: Subject) -> list[User]:

@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from pingan.accounts import policy
-from pingan.accounts.models import Organisation, Person, Role, RoleAssignment, User
+from pingan.accounts.models import Organisation, Person, User
 from pingan.core import audit, clock
 from pingan.core.errors import ConflictError, PermissionDeniedError, ValidationFailed, clean_text
 from pingan.geo.coords import CRS_NAMES
@@ -382,9 +382,7 @@ def open_alert(effect: eng.Effect, now: dt.datetime, fixes: Mapping[int, Any] | 
 
 def responders(alert: Alert) -> list[User]:
     """Who must hear of an alert: the users who may handle it (the policy decides, for each candidate)."""
-    roles = [r.pk for r in Role.objects.all() if perms.HANDLE_ALERT.code in (r.permissions or [])]
-    candidates = {a.user for a in RoleAssignment.objects.filter(is_active=True, role_id__in=roles).select_related("user")}
-    return [u for u in candidates if u.is_active and policy.can(u, perms.HANDLE_ALERT.code, alert)]
+    return policy.holders(perms.HANDLE_ALERT.code, alert)
 
 
 def _notify(alert_id: int, kind: str) -> None:

@@ -101,3 +101,36 @@ def test_grid_worker_cannot_register_a_person_in_another_grid(make_user, tree) -
     worker = make_user("grid_worker", area=GRID_A)
     with pytest.raises(PermissionDeniedError):
         actions.register_person(worker, actions.PersonInput(name="赵六", area_code=GRID_B))
+
+
+def test_holders_decide_as_can_does_for_each_candidate_in_a_fixed_number_of_queries(make_user, people, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    """policy.holders answers in one pass what can() answers per user: area scope, district scope, an object
+    grant (outside scope), an expired grant (nothing), an inactive user (nothing), a role without the
+    permission (nothing); and the number of queries does not grow with the candidates."""
+    from pingan.accounts.models import User
+
+    worker_a, worker_b = make_user("grid_worker", area=GRID_A), make_user("grid_worker", area=GRID_B)
+    town_police = make_user("police_officer", area=TOWN_A)
+    admin = make_user("district_admin")
+    granted, expired = make_user("correction_officer", area=TOWN_A), make_user("correction_officer", area=TOWN_A)
+    gone = make_user("grid_worker", area=GRID_B)
+    User.objects.filter(pk=gone.pk).update(is_active=False)
+    make_user("block_leader", area=GRID_B)  # a role without view_person
+    person_ct = ContentType.objects.get_for_model(Person)
+    ObjectGrant.objects.create(user=granted, permission=p.VIEW_PERSON.code, object_id=str(people[1].pk),
+                               content_type=person_ct, reason="supervising officer")
+    ObjectGrant.objects.create(user=expired, permission=p.VIEW_PERSON.code, object_id=str(people[1].pk),
+                               content_type=person_ct, reason="old", expires_at=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    everyone = list(User.objects.filter(is_active=True))
+    for person in people:
+        expected = [u for u in everyone if policy.can(User.objects.get(pk=u.pk), p.VIEW_PERSON.code, person)]
+        with django_assert_max_num_queries(6):
+            found = policy.holders(p.VIEW_PERSON.code, person)
+        assert [u.pk for u in found] == [u.pk for u in expected]
+    assert [u.pk for u in policy.holders(p.VIEW_PERSON.code, people[1])] == sorted([worker_b.pk, admin.pk, granted.pk])
+    assert worker_a.pk in {u.pk for u in policy.holders(p.VIEW_PERSON.code, people[0])}
+    assert town_police.pk in {u.pk for u in policy.holders(p.VIEW_PERSON.code, people[0])}
+    for _ in range(5):
+        make_user("grid_worker", area=GRID_B)
+    with django_assert_max_num_queries(6):
+        assert len(policy.holders(p.VIEW_PERSON.code, people[1])) == 3 + 5
