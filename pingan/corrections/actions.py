@@ -40,7 +40,7 @@ from pingan.core.errors import (
     ValidationFailed,
     clean_text,
 )
-from pingan.corrections import followcode, phoneplan, positions, screening
+from pingan.corrections import followcode, phoneplan, places, positions, screening
 from pingan.corrections import permissions as perms
 from pingan.corrections.models import (
     LIVE_AUTHORISATION_STATES,
@@ -514,6 +514,7 @@ def transfer_subject(actor: Actor, subject: Subject, *, to_office: Organisation 
         permitted = subject.permitted_area
     with transaction.atomic():
         before = (subject.judicial_office, subject.officer, subject.area)
+        old_permitted = subject.permitted_area
         _moved(subject, OPEN_SUBJECT_STATES, "transfer", judicial_office=office, officer=to_officer, area=new_area,
                permitted_area=permitted)
         _check_officer(to_officer, subject)
@@ -522,7 +523,10 @@ def transfer_subject(actor: Actor, subject: Subject, *, to_office: Organisation 
         _supervise(to_officer, subject, by=actor)
         _update_target(subject, organisation=office, area=new_area)
         sync_level_group(subject)
-        _leave_permitted_if_changed(subject, permitted)
+        on_leave = LeaveRequest.objects.filter(subject=subject, suspended=True).exists()
+        _leave_permitted_if_changed(subject, permitted, join=not on_leave)
+        moved_leaves = _transfer_leaves(actor, subject, from_office=before[0], to_office=office,
+                                        permitted_changed=permitted.pk != old_permitted.pk)
         transfer = Transfer.objects.create(subject=subject, from_office=before[0], to_office=office, from_officer=before[1],
                                            to_officer=to_officer, from_area=before[2], to_area=new_area, reason=reason,
                                            by=_user(actor), at=clock.now())
@@ -531,16 +535,23 @@ def transfer_subject(actor: Actor, subject: Subject, *, to_office: Organisation 
             "area": [before[2].code, new_area.code], "reason": reason[:200]})
     text = _("Subject {number} is transferred to {office}").format(number=subject.number, office=office.name)
     _later("corrections.transferred", text, [before[1], to_officer])
+    for leave in moved_leaves:
+        _later("corrections.leave_transferred", _(
+            "Leave request of subject {number} ({destination}, {start} – {end}) awaits the decision of {office} after "
+            "a transfer").format(number=subject.number, destination=leave.destination, start=_local(leave.starts_at),
+                                 end=_local(leave.ends_at), office=office.name), leave_approvers(leave))
     return transfer
 
 
-def _leave_permitted_if_changed(subject: Subject, permitted: Area) -> None:
-    """After a transfer, the target belongs to the permitted-area zone of its (possibly new) permitted area only."""
+def _leave_permitted_if_changed(subject: Subject, permitted: Area, *, join: bool = True) -> None:
+    """After a transfer, the target belongs to the permitted-area zone of its (possibly new) permitted area only
+    (and to none while a leave suspends the boundary: ``join=False``; the leave's end restores it)."""
     target = subject.target
     for zone in Zone.objects.filter(owner="corrections", is_active=True, targets=target, name__startswith="permitted "):
-        if zone.name != f"permitted {permitted.code}":
+        if zone.name != f"permitted {permitted.code}" or not join:
             tracking_actions.set_zone_members(SYSTEM, zone, targets=[t for t in zone.targets.all() if t.pk != target.pk])
-    _join_permitted_zone(subject)
+    if join:
+        _join_permitted_zone(subject)
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -720,6 +731,7 @@ def _close_file(actor: Actor, subject: Subject, *, state: str, reason: str, on: 
     now = clock.now()
     with transaction.atomic():
         before = subject.state
+        live_leaves = _live_leaves(subject)  # their approvers are found before the file closes (and maybe seals)
         values: dict[str, Any] = {"state": state, "ended_on": on, "end_reason": reason, "end_note": note,
                                   "archived_at": now}
         if subject.is_minor:
@@ -730,6 +742,7 @@ def _close_file(actor: Actor, subject: Subject, *, state: str, reason: str, on: 
             _end(actor, authorisation, state=AuthorisationState.ENDED, reason=f"subject {state}", switch=False)
         tracking_actions.set_monitoring(SYSTEM, Target.objects.get(pk=subject.target_id), on=False, reason=f"subject {state}",
                                         owner="corrections")
+        _end_leaves_with_file(actor, subject, live_leaves, state=state, now=now)
         _leave_zones(subject)
         sync_level_group(subject)
         IssuedCode.objects.filter(subject=subject).delete()
@@ -1208,8 +1221,6 @@ def subjects_due_for_intake_alert(now: dt.datetime) -> list[int]:
 
 # --- Leave and boundary (请假外出, 社区矫正法实施办法 art. 26–27) ------------------------------------
 
-import shapely  # noqa: E402
-
 from pingan.corrections.models import (  # noqa: E402
     LIVE_LEAVE_STATES,
     LeaveLevel,
@@ -1219,7 +1230,6 @@ from pingan.corrections.models import (  # noqa: E402
 )
 from pingan.tracking import pipeline as tracking_pipeline  # noqa: E402
 from pingan.tracking.engine import Effect  # noqa: E402
-from pingan.tracking.geometry import shape_polygon_lonlat  # noqa: E402
 
 LEAVE_LATE_RULE = "leave_late_return"
 LEAVE_START_SLACK = dt.timedelta(minutes=5)   # a leave may be asked for "now"
@@ -1450,15 +1460,94 @@ def report_return(actor: Actor, leave: LeaveRequest, *, note: str = "") -> Leave
     return leave
 
 
+# leave and the subject's lifecycle (transfer, release, termination) ---------------------------------
+#
+# A transfer (art. 27) moves the subject's pending leave requests to the new judicial office: the request stays,
+# its stage goes back to the office (the new office's heads decide it from the start; a bureau head decides any
+# stage anyway), the new approvers are told. An approved leave stands (the new officer may cancel it before its
+# start); a leave in force goes on, its zone rebuilt around the new permitted area when that changed. Release and
+# termination end every live leave: a request not yet in force is cancelled, a leave in force (or overdue) is
+# closed — its zone goes, the job raises no late-return alert afterwards, and an active one is cleared. Every
+# change is a step of the leave and an audit entry, like the other steps.
+
+
+def _transfer_leaves(actor: Actor, subject: Subject, *, from_office: Organisation, to_office: Organisation,
+                     permitted_changed: bool) -> list[LeaveRequest]:
+    """The subject's live leaves follow a transfer (inside its transaction); returns the pending requests, whose
+    new approvers are then told."""
+    note = f"{from_office.name} → {to_office.name}"
+    pending: list[LeaveRequest] = []
+    for leave in LeaveRequest.objects.select_for_update(of=("self",)).select_related("subject").filter(
+            subject=subject, state__in=LIVE_LEAVE_STATES).order_by("starts_at", "pk"):
+        leave.subject = subject
+        changes: dict[str, Any] = {"subject": subject.number, "state": leave.state,
+                                   "judicial_office": [from_office.code, to_office.code]}
+        if leave.state == LeaveState.PENDING:
+            before_stage = leave.stage
+            _pending(leave, "transfer", stage=LeaveLevel.OFFICE)
+            changes["stage"] = [before_stage, LeaveLevel.OFFICE]
+            pending.append(leave)
+        elif leave.suspended and leave.zone_id is not None and permitted_changed:
+            old_zone = Zone.objects.get(pk=leave.zone_id)
+            tracking_actions.deactivate_zone(SYSTEM, old_zone)
+            zone = tracking_actions.create_zone(SYSTEM, name=f"leave {leave.pk}", kind="inclusion", shape="polygon",
+                                                coords=_leave_rings(subject, leave), area=subject.permitted_area,
+                                                owner="corrections", targets=[Target.objects.get(pk=subject.target_id)])
+            LeaveRequest.objects.filter(pk=leave.pk).update(zone=zone)
+            leave.zone = zone
+            changes["zone"] = [old_zone.pk, zone.pk]
+        _leave_step(leave, "transferred", actor, note=note, level=LeaveLevel.OFFICE if leave in pending else "")
+        audit.record(actor, "pingan.leave.transferred", leave, changes=changes)
+    return pending
+
+
+def _live_leaves(subject: Subject) -> list[tuple[LeaveRequest, list[User]]]:
+    """The subject's live leaves, each with whom to tell when it ends with the file (before the file closes)."""
+    out = []
+    for leave in LeaveRequest.objects.select_for_update(of=("self",)).select_related("subject", "approver").filter(
+            subject=subject, state__in=LIVE_LEAVE_STATES).order_by("starts_at", "pk"):
+        waiting = leave_approvers(leave) if leave.state == LeaveState.PENDING else []
+        out.append((leave, [*waiting, *([leave.approver] if leave.approver else [])]))
+    return out
+
+
+def _end_leaves_with_file(actor: Actor, subject: Subject, live: list[tuple[LeaveRequest, list[User]]], *,
+                          state: str, now: dt.datetime) -> None:
+    """Release or termination (inside its transaction, after the subject's state moved): a leave not yet in force
+    is cancelled; a leave in force or overdue is closed, its zone deactivated (the subject does not rejoin the
+    permitted area: the file is closed) and an active late-return alert cleared."""
+    note = f"correction ended: subject {state}"
+    for leave, recipients in live:
+        before = leave.state
+        leave.subject = subject
+        if before == LeaveState.PENDING or (before == LeaveState.APPROVED and leave.started_at is None):
+            if not LeaveRequest.objects.filter(pk=leave.pk, state=before, started_at__isnull=True).update(
+                    state=LeaveState.CANCELLED, stage=""):
+                continue
+            leave.state, leave.stage, action = LeaveState.CANCELLED, "", "cancelled"
+            text = _leave_text(_("Leave of subject {number} cancelled: {destination}"), leave)
+        else:
+            if not LeaveRequest.objects.filter(pk=leave.pk, state=before).update(state=LeaveState.CLOSED):
+                continue
+            leave.state, action = LeaveState.CLOSED, "closed"
+            _restore_boundary(leave)
+            if before == LeaveState.OVERDUE:
+                _clear_alert(subject, LEAVE_LATE_RULE, now)
+            text = _leave_text(_("Leave of subject {number} ({destination}) ended with the correction"), leave)
+        _leave_step(leave, action, actor, note=note)
+        audit.record(actor, f"pingan.leave.{action}", leave, changes={
+            "subject": subject.number, "state": [before, leave.state], "reason": f"subject {state}"})
+        _later(f"corrections.leave_{action}", text, recipients)
+
+
 # the boundary during a leave ------------------------------------------------------------------------
 
 
 def _leave_rings(subject: Subject, leave: LeaveRequest) -> list[list[list[float]]]:
-    """The area allowed during the leave: the convex hull of the permitted area and the destination circle, so
-    that the way there and back is inside too."""
-    county = subject.permitted_area.geometry
-    circle = shape_polygon_lonlat("circle", [leave.dest_lon, leave.dest_lat], radius_m=leave.radius_km * 1000)
-    hull = shapely.convex_hull(shapely.union(county, circle))
+    """The area allowed during the leave as a tracking zone's rings: ``places.leave_area`` (the convex hull of the
+    permitted area and the destination circle, so that the way there and back is inside too)."""
+    hull = places.leave_area(subject.permitted_area, leave)
+    assert hull is not None  # only called for a leave with a destination point
     return [[[x, y] for x, y in hull.exterior.coords]]
 
 
@@ -1553,8 +1642,7 @@ def mark_leave_overdue(leave_id: int, now: dt.datetime) -> bool:
 
 def leave_in_force(subject: Subject, at: dt.datetime) -> LeaveRequest | None:
     """The approved leave whose window contains ``at`` (started or about to be started by the job)."""
-    return LeaveRequest.objects.filter(subject=subject, state__in=(LeaveState.APPROVED, LeaveState.ON_LEAVE),
-                                       starts_at__lte=at, ends_at__gt=at).order_by("starts_at").first()
+    return places.leave_in_force(subject, at)
 
 
 # --- Carrier feed -----------------------------------------------------------------------------------
@@ -1754,19 +1842,6 @@ def run_phone_check(check_id: int, now: dt.datetime | None = None) -> bool:
     return _finish_call(check_id, result, now)
 
 
-def _distance_outside_m(area: Area, lon: float, lat: float) -> float:
-    """How far (m) the point lies outside the area's polygon; 0 inside."""
-    import shapely
-
-    geometry = area.geometry
-    point = shapely.Point(lon, lat)
-    if geometry.covers(point):
-        return 0.0
-    kx, ky = 111_320 * math.cos(math.radians(lat)), 110_574.0
-    local = shapely.transform(geometry, lambda xy: (xy - (lon, lat)) * (kx, ky))
-    return float(local.distance(shapely.Point(0, 0)))
-
-
 def _finish_call(check_id: int, result: Any, now: dt.datetime) -> bool:
     """Record one attempt's outcome: a retry, or the final state with its verdict and alerts."""
     with transaction.atomic():
@@ -1801,7 +1876,7 @@ def _finish_call(check_id: int, result: Any, now: dt.datetime) -> bool:
             return True
         check.state, check.answered, check.finished_at, check.error = PhoneCheckState.ANSWERED, True, now, ""
         check.voice = result.voice if result.voice in VoiceVerdict.values else VoiceVerdict.UNKNOWN
-        fields += ["voice", "lon", "lat", "accuracy_m", "fix_id", "expected_area", "outside_m", "home_m"]
+        fields += ["voice", "lon", "lat", "accuracy_m", "fix_id", "expected_area", "leave", "outside_m", "home_m"]
         outside = False
         if result.lon is not None and result.lat is not None:
             accuracy = float(result.accuracy_m if result.accuracy_m is not None else 1000.0)
@@ -1811,11 +1886,16 @@ def _finish_call(check_id: int, result: Any, now: dt.datetime) -> bool:
                                                 accuracy_m=accuracy, at=now, fix_type="cell")
             except ValidationFailed as exc:  # the provider's position is unusable: the call still counts
                 check.error = f"position refused: {exc.code}"[:200]
-            check.expected_area = subject.permitted_area
-            check.outside_m = round(_distance_outside_m(subject.permitted_area, check.lon, check.lat), 1)
+            # where the subject may be now: the permitted area, and the destination during an approved leave
+            where_allowed = places.allowed(subject, now)
+            check.expected_area, check.leave = where_allowed.area, where_allowed.leave
+            if where_allowed.unbounded:  # leave without a destination point: nothing to compare with
+                check.outside_m = None
+            else:
+                check.outside_m = round(where_allowed.distance_outside_m(check.lon, check.lat), 1)
             if subject.home_lon is not None and subject.home_lat is not None:
                 check.home_m = round(_distance_m((subject.home_lon, subject.home_lat), (check.lon, check.lat)), 1)
-            outside = check.outside_m > accuracy
+            outside = check.outside_m is not None and check.outside_m > accuracy
         refs = (check.fix_id,) if check.fix_id else ()
         where = {"lon": check.lon, "lat": check.lat} if check.lon is not None else {}
         alert_id = None
@@ -1823,7 +1903,8 @@ def _finish_call(check_id: int, result: Any, now: dt.datetime) -> bool:
             alert_id = _raise_alert(subject, PHONE_VOICE, now, refs=refs, detail={"check": check.pk, **where})
         if outside:
             position_alert = _raise_alert(subject, PHONE_POSITION, now, refs=refs, detail={
-                "check": check.pk, "outside_m": check.outside_m, "accuracy_m": check.accuracy_m, **where})
+                "check": check.pk, "outside_m": check.outside_m, "accuracy_m": check.accuracy_m,
+                **({"leave": check.leave_id} if check.leave_id else {}), **where})
             alert_id = alert_id or position_alert
         check.verdict = (PhoneCheckVerdict.VOICE_MISMATCH if check.voice == VoiceVerdict.MISMATCH
                          else PhoneCheckVerdict.POSITION_MISMATCH if outside else PhoneCheckVerdict.OK)
@@ -1833,7 +1914,7 @@ def _finish_call(check_id: int, result: Any, now: dt.datetime) -> bool:
         regain_contact(subject, now, source="phonecheck")
         audit.record("system", "pingan.phonecheck.answered", subject, changes={
             "check": check.pk, "voice": check.voice, "verdict": check.verdict, "outside_m": check.outside_m,
-            "fix": check.fix_id})
+            "leave": check.leave_id, "fix": check.fix_id})
         if check.verdict != PhoneCheckVerdict.OK:
             _later(f"corrections.{check.verdict}", _("Phone check of subject {number}: {what}").format(
                 number=subject.number, what=PhoneCheckVerdict(check.verdict).label), [subject.officer])

@@ -616,8 +616,9 @@ def deactivate_core_area(request: HttpRequest, core_id: int, body: VersionIn) ->
 def list_core_area_warnings(request: HttpRequest, filters: Query[WarningFilters]) -> Any:
     """Core-area warnings of the subjects the caller may see, newest first, each with its deadline."""
     policy.require(request.user, perms.VIEW_SUBJECT.code)
-    return [presenters.warning_row(a, request.user) for a in queries.warnings(
-        request.user, state=filters.state, core_area_id=filters.core_area, late=filters.late, since_id=filters.since_id)]
+    return presenters.WarningPage(queries.warnings(
+        request.user, state=filters.state, core_area_id=filters.core_area, late=filters.late, since_id=filters.since_id),
+        request.user)
 
 
 @router.get("/warnings/figures", response={200: list[FigureOut], 403: ErrorOut, 422: ErrorOut})

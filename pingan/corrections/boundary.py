@@ -1,17 +1,19 @@
 """The boundary check on positions that are not device fixes (scans, check-ins, carrier cell positions, phone
 checks) of a subject in correction (not before the intake: the subject may still be on the way): leaving the
 permitted area (the county by default) without approved leave, and, during a leave, being
-neither in the county nor at the destination.
+neither in the county nor in the leave's area.
 
-For a position, its accuracy circle is laid out in a local metric frame around it, and the share of the circle
-outside the allowed area is measured with shapely. A share of PINGAN_CORRECTIONS_BOUNDARY_SHARE (0.5) or more
-counts as outside:
+Where the subject may be comes from ``places.allowed`` — the same answer the phone check and the leave's tracking
+zone use: the permitted area, and during an approved leave in force the leave's area (the convex hull of the
+permitted area and the destination circle, so the way there and back is allowed too). For a position, its
+accuracy circle is laid out in a local metric frame around it, and the share of the circle outside the allowed
+area is measured with shapely. A share of PINGAN_CORRECTIONS_BOUNDARY_SHARE (0.5) or more counts as outside:
 
 - no leave in force: rule ``boundary`` — an alarm for a precise position (not a cell position, accuracy within
   PINGAN_CORRECTIONS_PRECISE_M), a warning for a coarse one (the verification workflow sorts these out);
-- an approved leave in force: the boundary rule is suspended; outside both the county and the destination
-  circle (its point and radius) the rule ``leave_off_destination`` raises a warning. A leave without a
-  destination point has nothing to compare with and raises nothing.
+- an approved leave in force: the boundary rule is suspended; outside both the county and the leave's area the
+  rule ``leave_off_destination`` raises a warning. A leave without a destination point has nothing to compare
+  with and raises nothing.
 
 Device fixes of a monitored subject are left to the tracking engine (the permitted-area inclusion zone, and the
 leave's own zone while on leave); this check skips a precise position of a monitored subject for that reason.
@@ -27,8 +29,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from pingan.core import clock
-from pingan.corrections import actions, screening
-from pingan.corrections.models import LeaveRequest, Subject, SubjectState
+from pingan.corrections import actions, places, screening
+from pingan.corrections.models import Subject, SubjectState
 from pingan.geo.models import Area
 from pingan.tracking import pipeline
 from pingan.tracking.actions import label_rule
@@ -53,14 +55,6 @@ def share_outside(lon: float, lat: float, accuracy_m: float, allowed: list[shape
     circle = shapely.Point(0.0, 0.0).buffer(max(float(accuracy_m), MIN_RADIUS_M), quad_segs=QUAD_SEGS)
     inside = shapely.union_all([frame.geometry_to_xy(g) for g in allowed]) if allowed else shapely.Polygon()
     return min(1.0, max(0.0, float(circle.difference(inside).area / circle.area)))
-
-
-def _destination(leave: LeaveRequest) -> shapely.Geometry | None:
-    if leave.dest_lon is None or leave.dest_lat is None:
-        return None
-    frame = Frame(leave.dest_lon, leave.dest_lat)
-    disc = shapely.Point(0.0, 0.0).buffer(leave.radius_km * 1000, quad_segs=QUAD_SEGS)
-    return frame.geometry_to_lonlat(disc)
 
 
 def _permitted_zone_id(area: Area) -> int | None:
@@ -90,19 +84,16 @@ def boundary(position: screening.Position) -> None:
     if subject is None:
         return
     threshold = float(settings.PINGAN_CORRECTIONS_BOUNDARY_SHARE)
-    county = subject.permitted_area.geometry
     at = position.at if position.at.tzinfo else position.at.replace(tzinfo=dt.UTC)
-    leave = actions.leave_in_force(subject, at)
-    if leave is not None:
-        destination = _destination(leave)
-        if destination is None:
-            return
-        share = share_outside(position.lon, position.lat, position.accuracy_m, [county, destination])
-        if share >= threshold:
-            _raise(position, OFF_DESTINATION_RULE, leave.zone_id, "warning",
-                   {"leave": leave.pk, "share_outside": round(share, 3)})
+    where = places.allowed(subject, at)
+    if where.unbounded:
+        return  # leave without a destination point: nothing to compare with
+    share = share_outside(position.lon, position.lat, position.accuracy_m, list(where.geometries))
+    if share < threshold:
         return
-    share = share_outside(position.lon, position.lat, position.accuracy_m, [county])
-    if share >= threshold:
-        _raise(position, BOUNDARY_RULE, _permitted_zone_id(subject.permitted_area),
+    if where.leave is not None:
+        _raise(position, OFF_DESTINATION_RULE, where.leave.zone_id, "warning",
+               {"leave": where.leave.pk, "share_outside": round(share, 3)})
+    else:
+        _raise(position, BOUNDARY_RULE, _permitted_zone_id(where.area),
                "alarm" if precise(position) else "warning", {"share_outside": round(share, 3)})

@@ -429,6 +429,7 @@ class LeaveState(models.TextChoices):
     ON_LEAVE = "on_leave", _("on leave")
     RETURNED = "returned", _("returned")
     OVERDUE = "overdue", _("not back in time")
+    CLOSED = "closed", _("ended with the correction")
 
 
 #: leave states that hold a window of the subject's calendar (no other leave may overlap them)
@@ -495,7 +496,8 @@ class LeaveRequest(models.Model):
 
 class LeaveStep(models.Model):
     """One step of a leave: requested, forwarded (the judicial office to the bureau), approved, refused,
-    cancelled, started, ended (the window is over), returned, overdue."""
+    cancelled, started, ended (the window is over), returned, overdue, transferred (the subject moved to another
+    judicial office), closed (the correction ended while the leave was in force)."""
 
     leave = models.ForeignKey(LeaveRequest, on_delete=models.CASCADE, related_name="steps")
     action = models.CharField(max_length=12)
@@ -583,7 +585,11 @@ class PhoneCheck(models.Model):
     fix_id = models.BigIntegerField(null=True, blank=True)
     expected_area = models.ForeignKey("geo.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                       verbose_name=_("where the subject should be"))
-    outside_m = models.FloatField(_("distance outside the permitted area (m)"), null=True, blank=True)
+    leave = models.ForeignKey(LeaveRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                              verbose_name=_("leave in force"),
+                              help_text="the approved leave in force at the call: its destination counted as allowed")
+    outside_m = models.FloatField(_("distance outside the permitted area (m)"), null=True, blank=True,
+                                  help_text="outside the permitted area and, during a leave, the leave's area")
     home_m = models.FloatField(_("distance from home (m)"), null=True, blank=True)
     verdict = models.CharField(_("verdict"), max_length=20, choices=PhoneCheckVerdict.choices, blank=True)
     alert = models.ForeignKey("tracking.Alert", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",

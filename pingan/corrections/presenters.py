@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, overload
+
+from django.db.models import QuerySet
 
 from pingan.accounts import policy
 from pingan.core import personal
@@ -146,6 +149,7 @@ def phone_check_row(c: PhoneCheck) -> dict[str, Any]:
         "lon": c.lon, "lat": c.lat, "accuracy_m": c.accuracy_m, "fix_id": c.fix_id,
         "expected_area": c.expected_area.code if c.expected_area else None,
         "expected_area_name": c.expected_area.name if c.expected_area else None,
+        "leave_id": c.leave_id, "leave_destination": c.leave.destination if c.leave_id and c.leave else "",
         "outside_m": c.outside_m, "home_m": c.home_m, "verdict": c.verdict,
         "alert_id": c.alert_id, "alert_number": c.alert.number if c.alert else None,
         "provider": c.provider, "provider_ref": c.provider_ref, "error": c.error,
@@ -178,8 +182,9 @@ def _subject_of(alert: Alert) -> Subject | None:
         target_id=alert.target_id).first()
 
 
-def warning_row(a: Alert, user: Any, subject: Subject | None = None) -> dict[str, Any]:
-    """A warning as its officers see it: the subject by file number and masked name (never the full identity)."""
+def warning_row(a: Alert, user: Any, subject: Subject | None = None, can_act: bool | None = None) -> dict[str, Any]:
+    """A warning as its officers see it: the subject by file number and masked name (never the full identity).
+    For a list, ``warning_rows`` finds every row's subject and ``can_act`` at once."""
     subject = subject if subject is not None else _subject_of(a)
     try:
         core: CoreArea | None = a.zone.core_area if a.zone is not None else None  # select_related by queries.warnings
@@ -198,8 +203,45 @@ def warning_row(a: Alert, user: Any, subject: Subject | None = None) -> dict[str
         "accuracy_m": a.detail.get("accuracy_m"), "dismiss_reason": a.dismiss_reason,
         "event": a.event.number if a.event_id and a.event else None,
         "active": a.state in ACTIVE_ALERT_STATES,
-        "can_act": bool(subject) and policy.can(user, perms.MANAGE_SUBJECT.code, subject),
+        "can_act": bool(subject) and (can_act if can_act is not None
+                                      else policy.can(user, perms.MANAGE_SUBJECT.code, subject)),
     }
+
+
+def warning_rows(alerts: Iterable[Alert], user: Any) -> list[dict[str, Any]]:
+    """Warnings as rows, in a fixed number of queries whatever their number (the alerts come from
+    ``queries.warnings``, which joins zone, core area, place and event)."""
+    from pingan.corrections import queries
+
+    alerts = list(alerts)
+    subjects, manageable = queries.warning_subjects(user, alerts)
+    rows = []
+    for a in alerts:
+        subject = subjects.get(a.target_id)
+        rows.append(warning_row(a, user, subject, can_act=subject is not None and subject.pk in manageable))
+    return rows
+
+
+class WarningPage(Sequence[dict[str, Any]]):
+    """A queryset of warnings presented a page at a time (for ``@paginate``: ``len`` counts in the database,
+    a slice presents only its rows, through ``warning_rows``)."""
+
+    def __init__(self, alerts: QuerySet[Alert], user: Any) -> None:
+        self.alerts, self.user = alerts, user
+
+    def __len__(self) -> int:
+        return self.alerts.count()
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return warning_rows(self.alerts[index], self.user)
+        return warning_rows([self.alerts[index]], self.user)[0]
 
 
 def step_row(s: AlertStep) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def phone_checks(user: Any, *, subject: Subject | None = None, day: Any = None, 
     visible = policy.restrict(user, perms.VIEW_SUBJECT.code, Subject.objects.all()).values("pk")
     qs = PhoneCheck.objects.filter(subject__in=visible).select_related(
         "subject", "subject__person", "subject__judicial_office", "subject__officer", "expected_area", "alert",
-        "requested_by")
+        "requested_by", "leave")
     if subject is not None:
         qs = qs.filter(subject=subject)
     if day is not None:
@@ -294,6 +294,20 @@ def warnings(user: Any, *, state: str = "", core_area_id: int | None = None, lat
     if since_id:
         qs = qs.filter(pk__gt=since_id)
     return qs.order_by("-raised_at", "-id")
+
+
+def warning_subjects(user: Any, alerts: list[Alert]) -> tuple[dict[int, Subject], set[int]]:
+    """The subjects of these warnings by target id, and the ids of those the user may act on
+    (``corrections.manage_subject``): two queries (three with the user's object grants) for any number of
+    warnings, so a queue does not look up each row's subject."""
+    target_ids = {a.target_id for a in alerts}
+    if not target_ids:
+        return {}, set()
+    by_target = {s.target_id: s for s in Subject.objects.select_related("person", "officer", "judicial_office", "area")
+                 .filter(target_id__in=target_ids)}
+    manageable = set(policy.restrict(user, perms.MANAGE_SUBJECT.code, Subject.objects.filter(
+        pk__in=[s.pk for s in by_target.values()])).values_list("pk", flat=True)) if by_target else set()
+    return by_target, manageable
 
 
 def warning(user: Any, alert_id: int) -> Alert:

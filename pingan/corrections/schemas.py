@@ -425,7 +425,10 @@ class PhoneCheckOut(Schema):
     fix_id: int | None
     expected_area: str | None
     expected_area_name: str | None
-    outside_m: float | None
+    leave_id: int | None = Field(description="the approved leave in force at the call: its destination counted as allowed")
+    leave_destination: str = ""
+    outside_m: float | None = Field(description="metres outside where the subject may be (the permitted area and, "
+                                    "during a leave, the leave's area); null during a leave without a destination point")
     home_m: float | None
     verdict: str
     alert_id: int | None

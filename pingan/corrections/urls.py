@@ -42,6 +42,8 @@ urlpatterns = [
     path("phone-checks/start/", views.start_phone_check, name="phone-check-start"),
     # Core areas and reverse warnings
     path("warnings/", views.warning_queue, name="warnings"),
+    path("warnings/<int:alert_id>/", views.warning_page, name="warning"),
+    path("warnings/<int:alert_id>/<slug:step>/", views.warning_act, name="warning-act"),
     path("core-areas/", views.core_area_list, name="core_areas"),
     path("core-areas/<int:core_id>/", views.core_area_edit, name="core_area_edit"),
 ]

@@ -1025,7 +1025,8 @@ def start_phone_check(request: HttpRequest) -> HttpResponse:
 # The warning queue (/corrections/warnings/): open warnings newest first, each with a countdown to its deadline,
 # the audible alarm for warnings that arrive while the page is open (warnings.js polls the API), and the
 # verification panel (start verifying, record what was found, dismiss with a reason, escalate; the steps so far),
-# which calls /api/v1/corrections/warnings/{id}/…. The core-area page (/corrections/core-areas/) lists, creates,
+# which calls /api/v1/corrections/warnings/{id}/…; without JavaScript, a warning's page (/corrections/warnings/<id>/)
+# renders the same panel and its forms post to warning_act (PRG). The core-area page (/corrections/core-areas/) lists, creates,
 # changes and deactivates core areas for holders of corrections.manage_core_area.
 
 DISMISS_CHOICES = (("authorised", "authorised visit"), ("position_error", "position error"), ("other", "other"))
@@ -1067,16 +1068,121 @@ def _queue_row(row: dict[str, Any]) -> dict[str, Any]:
 @require_GET
 def warning_queue(request: HttpRequest) -> HttpResponse:
     _require_perm(request, perms.VIEW_SUBJECT.code)
+    return _warning_page(request, None)
+
+
+@login_required
+@require_GET
+def warning_page(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """The queue with one warning's verification panel filled in by the server, and its forms posting to
+    ``warning_act``: verification works without JavaScript (warnings.js takes the forms over when it runs)."""
+    try:
+        alert = queries.warning(request.user, alert_id)
+    except NotFoundError:
+        raise Http404 from None
+    return _warning_page(request, alert)
+
+
+def _warning_page(request: HttpRequest, alert: Any) -> HttpResponse:
     user = request.user
-    waiting = [_queue_row(presenters.warning_row(a, user)) for a in queries.warnings(user, state="active")[:WARNING_QUEUE_LIMIT]]
-    recent = [_queue_row(presenters.warning_row(a, user))
-              for a in queries.warnings(user, state="dismissed,escalated,closed")[:20]]
+    labels = _warning_labels()
+    waiting = [_queue_row(r) for r in presenters.warning_rows(queries.warnings(user, state="active")[:WARNING_QUEUE_LIMIT], user)]
+    recent = [_queue_row(r) for r in presenters.warning_rows(queries.warnings(user, state="dismissed,escalated,closed")[:20], user)]
     last_id = queries.warnings(user).order_by("-id").values_list("id", flat=True).first() or 0
+    can_act = policy.has_perm(user, perms.MANAGE_SUBJECT.code)
     return render(request, "corrections/warnings.html", {
-        "waiting": waiting, "recent": recent, "last_id": last_id, "poll_ms": 3000, "labels": _warning_labels(),
-        "methods": VerifyMethod.choices, "reasons": [(k, _warning_labels()["reason"][k]) for k, _v in DISMISS_CHOICES],
-        "can_act": policy.has_perm(user, perms.MANAGE_SUBJECT.code), "watermark": True,
+        "waiting": waiting, "recent": recent, "last_id": last_id, "poll_ms": 3000, "labels": labels,
+        "methods": VerifyMethod.choices, "reasons": [(k, labels["reason"][k]) for k, _v in DISMISS_CHOICES],
+        "can_act": can_act, "watermark": True,
+        "selected": _selected_warning(alert, user, labels, can_act) if alert is not None else None,
     })
+
+
+def _selected_warning(alert: Any, user: Any, labels: dict[str, Any], can_act: bool) -> dict[str, Any]:
+    """The panel's warning: its facts, its steps in words, and which of the four forms apply in its state (as
+    warnings.js decides them)."""
+    w = _queue_row(presenters.warning_detail(alert, user))
+    active = w["state"] in ACTIVE_ALERT_STATES
+    where = w["place"] or "—"
+    if w["lat"] is not None and w["lon"] is not None:
+        where += f" ({w['lat']:.5f}, {w['lon']:.5f})"
+    if w["accuracy_m"]:
+        where += f" ±{round(float(w['accuracy_m']))} m"
+    act = can_act and w["can_act"]
+    return w | {
+        "where": where, "verify_by_local": local(w["verify_by"]), "is_late": active and w["seconds_left"] <= 0,
+        "steps": [s | {"label": labels["step"].get(s["action"], s["action"]),
+                       "at_local": s["at"].astimezone(SHANGHAI).strftime("%m-%d %H:%M:%S")} for s in w["steps"]],
+        "forms": {"verify": act and w["state"] == AlertState.OPEN,
+                  "found": act and (active or w["state"] == AlertState.ESCALATED),
+                  "dismiss": act and active, "escalate": act and active},
+    }
+
+
+WARNING_STEPS = ("verify", "found", "dismiss", "escalate")
+
+#: what the verification forms tell the user when the action refuses (before the file's REFUSALS)
+WARNING_REFUSALS = {
+    "stale_version": gettext_lazy("Someone else changed this warning first; it is shown as it is now."),
+    "illegal_transition": gettext_lazy("This step does not apply to the warning in its current state."),
+    "required:text": gettext_lazy("Write what was found."),
+    "required:note": gettext_lazy("Write the reason: a note is required for this reason."),
+    "invalid_method": gettext_lazy("Choose how it was verified."),
+    "invalid_reason": gettext_lazy("Choose a reason for dismissing the warning."),
+    "no_position": gettext_lazy("A warning without a position cannot open an event."),
+}
+
+
+def _warning_refusal(exc: DomainError) -> str:
+    said = WARNING_REFUSALS.get(f"{exc.code}:{exc.details.get('field')}") or WARNING_REFUSALS.get(exc.code)
+    return str(said) if said is not None else refusal(exc)
+
+
+def _version(raw: str) -> int | None:
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() else -1  # a mangled version never matches: stale, not silently ignored
+
+
+@login_required
+@require_POST
+def warning_act(request: HttpRequest, alert_id: int, step: str) -> HttpResponse:
+    """A verification step posted as a plain form (the same actions as ``POST /api/v1/corrections/warnings/{id}/
+    {step}``), then back to the warning's page with a message (PRG). 404 for a warning the user does not see,
+    403 for one the user sees but may not act on (the procurator)."""
+    if step not in WARNING_STEPS:
+        raise Http404
+    try:
+        alert = queries.warning(request.user, alert_id)
+    except NotFoundError:
+        raise Http404 from None
+    post, user = request.POST, request.user
+    version = _version(post.get("version", ""))
+    try:
+        if step == "verify":
+            alert = actions.start_verifying(user, alert, note=post.get("note", ""), version=version)
+            done = _("Verification started.")
+        elif step == "found":
+            actions.record_finding(user, alert, method=post.get("method", ""), text=post.get("text", ""))
+            done = _("What was found is recorded.")
+        elif step == "dismiss":
+            alert = actions.dismiss_warning(user, alert, reason=post.get("reason", ""), note=post.get("note", ""),
+                                            version=version)
+            done = _("Warning dismissed.")
+        else:
+            alert = actions.escalate_warning(user, alert, note=post.get("note", ""), version=version)
+            done = _("Warning escalated to the police: event {event}.").format(
+                event=alert.event.number if alert.event else "")
+    except DomainError as exc:
+        if exc.status == 403:
+            raise PermissionDenied from exc
+        if exc.status == 404:
+            raise Http404 from exc
+        messages.error(request, f"{alert.number}: {_warning_refusal(exc)}")
+    else:
+        messages.success(request, f"{alert.number}: {done}")
+    return redirect(reverse("corrections:warning", kwargs={"alert_id": alert.pk}) + f"#w{alert.pk}")
 
 
 # -- core areas --------------------------------------------------------------------------------------------

@@ -370,6 +370,10 @@ def warning_act(action: str) -> dict[str, object]:
 
 ROWS.update({
     "corrections:warnings": {"method": "GET", "cells": row(default=F, anonymous=L, **only(SEE))},
+    # a warning's page (the panel without JavaScript) is seen like its subject; its forms redirect back (PRG)
+    "corrections:warning": {"method": "GET", "kind": "warning:get", "cells": row(default=H, anonymous=L, **on_subject(SEE))},
+    "corrections:warning-act": {"method": "POST", "kind": "warning_page:dismiss",
+                                "cells": row(default=H, anonymous=L, **on_subject(OFFICER, ok=D))},
     "corrections:core_areas": {"method": "GET", "cells": row(default=F, anonymous=L, **only(CORE))},
     "corrections:core_area_edit": {"method": "POST", "kind": "core_area:edit",
                                    "cells": row(default=F, anonymous=L, **only(CORE, ok=D))},
@@ -435,7 +439,7 @@ def _warning(side: str) -> Obj:
 def core_objects(kind: str | None) -> tuple[object, object] | None:
     if kind is None:
         return None
-    if kind.startswith("warning:"):
+    if kind.startswith(("warning:", "warning_page:")):
         action = kind.split(":", 1)[1]
         first, second = _warning("a"), _warning("b")
         first.body, second.body = dict(_WARNING_BODIES[action]), dict(_WARNING_BODIES[action])
@@ -453,6 +457,9 @@ def core_request(kind: str | None, obj: object, user: object) -> tuple[dict[str,
     if kind.startswith("warning:"):
         assert isinstance(obj, Obj)
         return {"alert_id": obj.authorisation.pk}, obj.body
+    if kind.startswith("warning_page:"):
+        assert isinstance(obj, Obj)
+        return {"alert_id": obj.authorisation.pk, "step": kind.split(":", 1)[1]}, obj.body
     if kind == "core_area:new":
         return {}, {"name": f"acc-new-{obj}", "area": TOWN_A if obj == "a" else TOWN_B, "coords": _square(str(obj))}
     if kind.startswith("core_area:"):

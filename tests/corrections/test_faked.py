@@ -76,7 +76,7 @@ def test_a_jump_within_the_accuracies_or_at_a_plausible_speed_is_not_flagged(cor
 
 def test_a_check_in_far_from_the_phones_network_position_is_flagged(corr) -> None:  # type: ignore[no-untyped-def]
     subject = linked(corr)
-    telephony.script(PHONE, answer=True, voice="match", at=IN_GRID_B, accuracy_m=600)   # the phone is in town B
+    telephony.script(PHONE, errors=0, answer=True, voice="match", at=IN_GRID_B, accuracy_m=600)   # the phone is in town B
     check = actions.start_phone_check(corr.officer_a, subject)
     assert check.verdict == "ok"
     corr.clock.advance(minutes=20)   # 12.5 km in 20 minutes is a plausible trip; but not what the network saw
@@ -102,7 +102,7 @@ def test_a_network_position_older_than_30_minutes_or_within_2_km_is_no_reason(co
 
 def test_a_plausible_day_flags_nothing(corr) -> None:  # type: ignore[no-untyped-def]
     subject = linked(corr)
-    telephony.script(PHONE, answer=True, voice="match", at=(IN_GRID_A[0] + 0.003, IN_GRID_A[1]), accuracy_m=900)
+    telephony.script(PHONE, errors=0, answer=True, voice="match", at=(IN_GRID_A[0] + 0.003, IN_GRID_A[1]), accuracy_m=900)
     actions.check_in(corr.subject_user, lon=IN_GRID_A[0], lat=IN_GRID_A[1], accuracy_m=12)
     corr.clock.advance(minutes=40)
     code = actions.issue_code(corr.subject_user)

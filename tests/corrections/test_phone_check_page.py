@@ -45,7 +45,7 @@ def test_the_officer_sees_todays_schedule_and_checks_now(corr, client) -> None: 
     html = page(client, corr.officer_a)
     assert "电话核查" in html and subject.number in html and f'data-subject="{subject.pk}"' in html
     assert subject.person.name not in html   # masked
-    telephony.script(PHONE, answer=True, voice="match", at=OUTSIDE_DISTRICT, accuracy_m=1000)
+    telephony.script(PHONE, errors=0, answer=True, voice="match", at=OUTSIDE_DISTRICT, accuracy_m=1000)
     response = client.post(START, {"subject": subject.pk, "next": PAGE})
     assert response.status_code == 302 and response["Location"] == PAGE
     started = PhoneCheck.objects.get(subject=subject, planned=False)
@@ -60,7 +60,7 @@ def test_the_officer_sees_todays_schedule_and_checks_now(corr, client) -> None: 
 def test_missed_checks_are_listed_as_problems(corr, client, settings) -> None:  # type: ignore[no-untyped-def]
     settings.PINGAN_CORRECTIONS_PHONE_CHECK_RETRIES = 0
     subject = corr.taken_in()
-    telephony.script(PHONE, answer=False)
+    telephony.script(PHONE, errors=0, answer=False)
     client.force_login(corr.officer_a)
     client.post(START, {"subject": subject.pk})
     missed = PhoneCheck.objects.get(subject=subject)

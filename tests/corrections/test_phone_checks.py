@@ -125,7 +125,7 @@ def test_a_due_check_is_called_through_the_simulator_and_its_network_position_is
     jobs.phone_checks(corr.clock.now())
     first = PhoneCheck.objects.filter(subject=subject).order_by("scheduled_at").first()
     assert first is not None and first.state == "scheduled"
-    telephony.script(PHONE, answer=True, voice="match")
+    telephony.script(PHONE, errors=0, answer=True, voice="match")
     corr.clock.current = first.scheduled_at - dt.timedelta(seconds=30)
     jobs.phone_checks(corr.clock.now())
     first.refresh_from_db()
@@ -160,7 +160,7 @@ def test_the_simulator_is_deterministic_from_its_seed(corr, settings) -> None:  
 def test_an_unanswered_check_is_retried_then_missed_and_alerts_once(corr, settings, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     settings.PINGAN_CORRECTIONS_PHONE_CHECK_RETRIES = 2
     subject = corr.taken_in()
-    telephony.script(PHONE, answer=False)
+    telephony.script(PHONE, errors=0, answer=False)
     check = check_now(corr, subject)
     assert (check.state, check.attempts) == ("scheduled", 1)   # the first attempt went unanswered: a retry is due
     assert not alerts(subject, "phone_check_missed")
@@ -172,7 +172,7 @@ def test_an_unanswered_check_is_retried_then_missed_and_alerts_once(corr, settin
     assert Notification.objects.filter(kind="corrections.phone_check_missed").exists()
     second = retry_until_done(corr, check_now(corr, subject))   # missed again: still one alert
     assert second.state == "missed" and len(alerts(subject, "phone_check_missed")) == 1
-    telephony.script(PHONE, answer=True)
+    telephony.script(PHONE, errors=0, answer=True)
     assert check_now(corr, subject).state == "answered"
     alert.refresh_from_db()
     assert alert.rearmed and alert.state in ACTIVE_ALERT_STATES   # answered again: the condition cleared
@@ -180,7 +180,7 @@ def test_an_unanswered_check_is_retried_then_missed_and_alerts_once(corr, settin
 
 def test_a_voice_mismatch_alerts(corr) -> None:  # type: ignore[no-untyped-def]
     subject = corr.taken_in()
-    telephony.script(PHONE, answer=True, voice="mismatch", at=IN_GRID_A, accuracy_m=500)
+    telephony.script(PHONE, errors=0, answer=True, voice="mismatch", at=IN_GRID_A, accuracy_m=500)
     check = check_now(corr, subject)
     assert (check.state, check.voice, check.verdict) == ("answered", "mismatch", "voice_mismatch")
     (alert,) = alerts(subject, "phone_check_voice")
@@ -189,7 +189,7 @@ def test_a_voice_mismatch_alerts(corr) -> None:  # type: ignore[no-untyped-def]
 
 def test_a_network_position_outside_the_county_alerts_and_inside_is_ok(corr) -> None:  # type: ignore[no-untyped-def]
     subject = corr.taken_in()
-    telephony.script(PHONE, answer=True, voice="match", at=IN_GRID_B, accuracy_m=800)   # another town, same district
+    telephony.script(PHONE, errors=0, answer=True, voice="match", at=IN_GRID_B, accuracy_m=800)   # another town, same district
     inside = check_now(corr, subject)
     assert (inside.verdict, inside.outside_m) == ("ok", 0)
     # just outside the district's edge (120.30 E), by less than the cell's accuracy: not a mismatch
@@ -223,7 +223,7 @@ def test_planned_checks_do_not_call_at_night_when_the_window_has_passed(corr) ->
     jobs.phone_checks(corr.clock.now())
     check = PhoneCheck.objects.filter(subject=subject).order_by("scheduled_at").first()
     assert check is not None
-    telephony.script(PHONE, answer=True)
+    telephony.script(PHONE, errors=0, answer=True)
     night = dt.datetime.combine(check.day, dt.time(23, 30), tzinfo=SHANGHAI).astimezone(dt.UTC)   # no worker ran all day
     corr.clock.current = night
     actions.run_phone_check(check.pk, corr.clock.now())
@@ -269,7 +269,7 @@ def test_lost_contact_after_24_hours_opens_the_record_and_the_alarm_once_and_a_n
 def test_an_answered_check_keeps_contact_and_a_device_fix_regains_it(corr) -> None:  # type: ignore[no-untyped-def]
     subject = corr.taken_in()
     corr.clock.advance(hours=20)
-    telephony.script(PHONE, answer=True, voice="match")   # no position known: the answer counts by itself
+    telephony.script(PHONE, errors=0, answer=True, voice="match")   # no position known: the answer counts by itself
     assert check_now(corr, subject).state == "answered"
     corr.clock.advance(hours=10)
     assert jobs.lost_contact(corr.clock.now())["lost"] == 0
@@ -305,7 +305,7 @@ def call(client, user, method: str, path: str, body: dict[str, Any] | None = Non
 
 def test_who_sees_and_starts_phone_checks(corr, client) -> None:  # type: ignore[no-untyped-def]
     subject = corr.taken_in()
-    telephony.script(PHONE, answer=True, voice="match")
+    telephony.script(PHONE, errors=0, answer=True, voice="match")
     started = call(client, corr.officer_a, "POST", f"/subjects/{subject.pk}/phone-checks")
     assert started.status_code == 201, started.content
     check_id = started.json()["id"]
@@ -333,7 +333,7 @@ def test_the_retries_of_a_call_made_in_the_hours_follow_after_the_window_closes(
     late = dt.datetime.combine(TODAY, dt.time(20, 58), tzinfo=SHANGHAI).astimezone(dt.UTC)
     check = PhoneCheck.objects.create(subject=subject, scheduled_at=late, due_at=late, day=TODAY, planned=True,
                                       created_at=corr.clock.now())
-    telephony.script(PHONE, answer=False)
+    telephony.script(PHONE, errors=0, answer=False)
     corr.clock.current = late
     jobs.phone_checks(corr.clock.now())
     check.refresh_from_db()

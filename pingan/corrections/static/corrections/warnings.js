@@ -2,6 +2,9 @@
 // for new warnings (GET /api/v1/corrections/warnings?state=active&since_id=N) and adds them without a reload,
 // shows a banner and sounds an alarm for each new one, and runs the verification panel (start verifying, record
 // what was found, dismiss with a reason, escalate) through the API with the session and the CSRF token.
+// Progressive enhancement: without this script the row links open the warning's own page, whose panel the
+// server renders with forms that post to /corrections/warnings/<id>/<step>/; this script intercepts those
+// forms (keeping their action and version in step with the warning shown) and uses the API instead.
 // Browsers block audio until the user interacts, so the tone (Web Audio, no file) plays only after "Enable
 // sound". The queue reports its state on #warning-queue: data-state (loading / ready / offline), data-sound,
 // data-alarms (new warnings announced), data-beeps (tones played), data-last-id, data-selected.
@@ -34,6 +37,7 @@
   function rowOf(id) { return body.querySelector('tr.cw-row[data-id="' + id + '"]'); }
   function active(state) { return state === "open" || state === "acknowledged"; }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function warningPage(id) { return (d.pages || "/corrections/warnings/") + id + "/"; }
 
   // -- rows -------------------------------------------------------------------------------------------
 
@@ -46,7 +50,7 @@
     tr.dataset.version = String(w.version);
     tr.dataset.verifyBy = w.verify_by;
     var number = field(tr, "number");
-    number.href = "#w" + w.id;
+    number.href = warningPage(w.id) + "#w" + w.id;
     number.textContent = w.number;
     field(tr, "severity").textContent = labels.severity[w.severity] || w.severity;
     field(tr, "core_area").textContent = w.core_area;
@@ -193,6 +197,9 @@
     panel.querySelectorAll("form.cw-action").forEach(function (form) {
       var a = form.dataset.action;
       form.hidden = !canAct || (a === "verify" ? w.state !== "open" : (a === "found" ? !(active(w.state) || w.state === "escalated") : !active(w.state)));
+      form.action = warningPage(w.id) + a + "/";  // the no-script path of the same step
+      var version = form.querySelector('input[name="version"]');
+      if (version) version.value = String(w.version);
     });
   }
 
@@ -248,7 +255,8 @@
 
   soundBtn.addEventListener("click", enableSound);
   banner.addEventListener("click", function () { banner.hidden = true; });
-  if (location.hash.indexOf("#w") === 0) open(location.hash.slice(2));
+  if (panel.dataset.id) open(panel.dataset.id);  // rendered by the server: take it over with the live data
+  else if (location.hash.indexOf("#w") === 0) open(location.hash.slice(2));
   tick();
   refreshCounts();
   window.setInterval(tick, 1000);
