@@ -132,12 +132,16 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'pingan.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with the write transactions of one process queueing on a lock instead of polling
+    # SQLite's (pingan/core/sqlite/base.py: many request threads polling at once fail "database is locked").
+    DATABASES["default"]["ENGINE"] = "pingan.core.sqlite"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL lets the serving process read while a worker writes; IMMEDIATE avoids
             # "database is locked" upgrades from read to write transactions.
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
             "transaction_mode": "IMMEDIATE",
+            "timeout": 10,  # seconds: the busy timeout, and the longest wait for a turn to write
         }
     )
 else:
@@ -263,6 +267,7 @@ PINGAN_AREA_CHILD_TOLERANCE_M = env.float("PINGAN_AREA_CHILD_TOLERANCE_M", defau
 PINGAN_WORK_HOURS = env.str("PINGAN_WORK_HOURS", default="")
 PINGAN_EVENT_REOPEN_DAYS = env.int("PINGAN_EVENT_REOPEN_DAYS", default=30)
 PINGAN_PUBLIC_REPORTS_PER_HOUR = env.int("PINGAN_PUBLIC_REPORTS_PER_HOUR", default=10)  # per address and per phone
+PINGAN_EVENT_CONFIG_SECONDS = env.float("PINGAN_EVENT_CONFIG_SECONDS", default=10.0)  # cached types, rules, workstations
 PINGAN_UPLOAD_MAX_BYTES = env.int("PINGAN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 # Notifications: outbound channels (console, email, webhook, sms)
 PINGAN_NOTIFY_CHANNELS = env.list("PINGAN_NOTIFY_CHANNELS", default=["console"])

@@ -92,17 +92,20 @@ def reaches(user: Any) -> list[Reach]:
     cached = getattr(user, "_pingan_reaches", None)
     if cached is not None:
         return cached
-    rows = user.assignments.filter(is_active=True).select_related("role", "area")
+    # Only the columns a Reach holds (the area's polygon stays in the database).
+    rows = user.assignments.filter(is_active=True).values_list(
+        "role__code", "role__scope", "role__permissions", "area__code", "area_id", "organisation_id"
+    )
     result = [
         Reach(
-            role=a.role.code,
-            scope=a.role.scope,
-            permissions=frozenset(a.role.permissions),
-            area_code=a.area.code if a.area else None,
-            area_id=a.area_id,
-            organisation_id=a.organisation_id,
+            role=role,
+            scope=scope,
+            permissions=frozenset(permissions or ()),
+            area_code=area_code,
+            area_id=area_id,
+            organisation_id=organisation_id,
         )
-        for a in rows
+        for role, scope, permissions, area_code, area_id, organisation_id in rows
     ]
     user._pingan_reaches = result
     return result
@@ -161,7 +164,8 @@ def scope_q(user: Any, perm: str, model: type[models.Model]) -> Q | None:
         combined = combined | Q(**{spec.owner_path: user.pk})
     if spec.sealed_field and combined is not None and not _reaches_sealed(user):
         combined = combined & Q(**{spec.sealed_field: False})
-    grant_ids = _granted_ids(user, perm, model)
+    # Object grants only add rows; a reach of every row (an empty Q) needs none, so skip their query.
+    grant_ids = [] if combined is not None and not combined else _granted_ids(user, perm, model)
     if grant_ids:
         grant_q = Q(pk__in=grant_ids)
         combined = grant_q if combined is None else combined | grant_q
@@ -201,6 +205,8 @@ def can(user: Any, perm: str, obj: models.Model | None = None) -> bool:
     q = scope_q(user, perm, type(obj))
     if q is None:
         return False
+    if not q and obj.pk is not None and not obj._state.adding:
+        return True  # a reach of every row: a saved object is among them, no query needed
     return type(obj)._default_manager.filter(q, pk=obj.pk).exists()
 
 
