@@ -144,6 +144,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 10,  # seconds: the busy timeout, and the longest wait for a turn to write
         }
     )
+    # The server's request threads are long-lived (pingan/asgi.py), so each keeps its connection: opening one
+    # costs more than many a request, and closing the last one checkpoints the WAL.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("PINGAN_DB_CONN_MAX_AGE", default=600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # Served over ASGI, a request may run in a thread of its own, so persistent per-thread connections pile
     # up until PostgreSQL refuses more ("too many clients"); Django's docs say to disable them under ASGI and
@@ -293,6 +297,7 @@ PINGAN_TRACKING_FUTURE_SECONDS = env.int("PINGAN_TRACKING_FUTURE_SECONDS", defau
 PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION = env.list("PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION",
                                                          default=["scan", "checkin", "carrier", "phonecheck"])
 PINGAN_SERVE_WORKERS = env.int("PINGAN_SERVE_WORKERS", default=0)  # pingan serve processes; 0: 1 on SQLite, the cores on PG
+PINGAN_SERVE_THREADS = env.int("PINGAN_SERVE_THREADS", default=8)  # request threads per server process (pingan/asgi.py)
 PINGAN_ALERT_VERIFY_MINUTES = env.int("PINGAN_ALERT_VERIFY_MINUTES", default=15)
 PINGAN_ALERT_EVENT_TYPE = env.str("PINGAN_ALERT_EVENT_TYPE", default="public-order-key-persons")
 PINGAN_MQTT_URL = env.str("PINGAN_MQTT_URL", default="")  # mqtt://user:pass@host:1883 — the worker subscribes

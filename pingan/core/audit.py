@@ -81,6 +81,15 @@ class Pending:
     object_repr: str = ""
 
 
+def _head() -> str | None:
+    """The newest entry's hash (one fixed statement: every audited write asks it)."""
+    table, column, key = (connection.ops.quote_name(n) for n in (AuditEntry._meta.db_table, "hash", "id"))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {column} FROM {table} ORDER BY {key} DESC LIMIT 1")  # noqa: S608 (names from the model)
+        row = cur.fetchone()
+    return str(row[0]) if row else None
+
+
 def record_many(pending: Sequence[Pending]) -> list[AuditEntry]:
     """Append several entries in order, chained as if :func:`record` had been called for each, with one
     read of the chain's head and one insert (what an action that records two steps at once uses)."""
@@ -93,7 +102,7 @@ def record_many(pending: Sequence[Pending]) -> list[AuditEntry]:
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
-        last = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
+        last = _head() or GENESIS
         entries = []
         for item in pending:
             otype, oid, orepr = object_label(item.obj)

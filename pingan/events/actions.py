@@ -483,14 +483,20 @@ def _next_number(now: datetime) -> str:
     return f"NX-{day:%Y%m%d}-{last:06d}"
 
 
-def _replay(found: IdempotencyKey, body_hash: str) -> Event:
-    if found.body_hash != body_hash:
+def _replay(found: tuple[str, int], body_hash: str) -> Event:
+    if found[0] != body_hash:
         raise ValidationFailed("idempotency_mismatch", "this Idempotency-Key was used with a different request")
-    return found.event
+    return Event.objects.get(pk=found[1])
 
 
-def _known_key(user: User, key: str) -> IdempotencyKey | None:
-    return IdempotencyKey.objects.filter(user=user, key=key).only("body_hash", "event_id").first()
+def _known_key(user: User, key: str) -> tuple[str, int] | None:
+    """(body hash, event id) of the user's key, if it was used (a fixed statement: every keyed report asks)."""
+    q = connection.ops.quote_name
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {q('body_hash')}, {q('event_id')} FROM {q(IdempotencyKey._meta.db_table)} "  # noqa: S608
+                    f"WHERE {q('user_id')} = %s AND {q('key')} = %s", [user.pk, key])
+        row = cur.fetchone()
+    return (str(row[0]), int(row[1])) if row else None
 
 
 def report_event(actor: Actor, data: ReportInput, *, idempotency_key: str | None = None,
@@ -607,16 +613,34 @@ def _new_tasks(event: Event, lead: Organisation, assisting: Sequence[Organisatio
 
 
 def _repeat_of(event: Event, user: User | None) -> tuple[int, str] | None:
-    """(id, number) of the earliest open event of the same type by the same reporter within 200 m and 7 days
-    (重复件), or None."""
+    """(id, number) of the earliest open or parked event of the same type by the same reporter (the user, or
+    for a report without one the same phone) within 200 m and 7 days (重复件), or None. What
+    :func:`_nearby_rows` asks, as one fixed statement: every report asks it."""
     if user is None and not event.reporter_phone:
         return None
-    same = Q(reporter=user) if user is not None else Q(reporter__isnull=True, reporter_phone=event.reporter_phone)
-    rows = _nearby_rows(event, radius_m=200, days=7, states=NOT_FINAL, where=same, extra=("created_at", "number"))
+    radius_m = 200.0
+    lat_deg = radius_m / 111_320.0
+    lon_deg = radius_m / (111_320.0 * max(0.01, math.cos(math.radians(event.lat))))
+    since = connection.ops.adapt_datetimefield_value(event.created_at - timedelta(days=7))
+    q = connection.ops.quote_name
+    states = list(NOT_FINAL)
+    who, who_params = ((f"{q('reporter_id')} = %s", [user.pk]) if user is not None
+                       else (f"{q('reporter_id')} IS NULL AND {q('reporter_phone')} = %s", [event.reporter_phone]))
+    sql = (
+        f"SELECT {q('id')}, {q('lon')}, {q('lat')}, {q('created_at')}, {q('number')} "  # noqa: S608 (names from the model)
+        f"FROM {q(Event._meta.db_table)} WHERE {q('event_type_id')} = %s "
+        f"AND {q('state')} IN ({', '.join(['%s'] * len(states))}) AND {q('created_at')} >= %s "
+        f"AND {q('lon')} BETWEEN %s AND %s AND {q('lat')} BETWEEN %s AND %s AND {who}"
+    )
+    params = [event.event_type_id, *states, since, event.lon - lon_deg, event.lon + lon_deg,
+              event.lat - lat_deg, event.lat + lat_deg, *who_params]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = [r for r in cur.fetchall() if r[0] != event.pk and _metres(event.lon, event.lat, r[1], r[2]) <= radius_m]
     if not rows:
         return None
-    first = min(rows, key=lambda row: (row[3], row[0]))
-    return first[0], first[4]
+    first = min(rows, key=lambda row: (row[3], row[0]))  # created_at: text on SQLite, ordered as time
+    return int(first[0]), str(first[4])
 
 
 def _nearby_rows(event: Event, *, radius_m: float, days: int, states: Sequence[str], where: Q | None = None,
