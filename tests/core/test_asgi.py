@@ -52,3 +52,26 @@ def test_a2wsgi_serves_on_the_configured_number_of_threads(settings) -> None:  #
 
     assert isinstance(application, a2wsgi.WSGIMiddleware)
     assert application.executor._max_workers == settings.PINGAN_SERVE_THREADS
+
+
+def test_the_socket_shared_by_several_server_processes_is_marked_tcp_so_answers_are_not_held_back() -> None:
+    import socket
+
+    import uvicorn
+
+    from pingan.core.management.commands.serve import tcp_socket
+
+    config = uvicorn.Config("pingan.asgi:application", host="127.0.0.1", port=0)
+    bound = config.bind_socket()  # what uvicorn hands its worker processes: proto 0
+    address = bound.getsockname()
+    marked = tcp_socket(bound)
+    try:
+        assert marked.proto == socket.IPPROTO_TCP and marked.getsockname() == address and marked.get_inheritable()
+        marked.listen()  # as asyncio does in each worker
+        client = socket.create_connection(address)
+        accepted, _ = marked.accept()
+        assert accepted.proto == socket.IPPROTO_TCP  # what asyncio checks before setting TCP_NODELAY
+        accepted.close()
+        client.close()
+    finally:
+        marked.close()
