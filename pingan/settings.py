@@ -132,14 +132,22 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'pingan.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend, with the write transactions of one process queueing on a lock instead of polling
+    # SQLite's (pingan/core/sqlite/base.py: many request threads polling at once fail "database is locked").
+    DATABASES["default"]["ENGINE"] = "pingan.core.sqlite"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL lets the serving process read while a worker writes; IMMEDIATE avoids
             # "database is locked" upgrades from read to write transactions.
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
             "transaction_mode": "IMMEDIATE",
+            "timeout": 10,  # seconds: the busy timeout, and the longest wait for a turn to write
         }
     )
+    # The server's request threads are long-lived (pingan/asgi.py), so each keeps its connection: opening one
+    # costs more than many a request, and closing the last one checkpoints the WAL.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("PINGAN_DB_CONN_MAX_AGE", default=600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # Served over ASGI, a request may run in a thread of its own, so persistent per-thread connections pile
     # up until PostgreSQL refuses more ("too many clients"); Django's docs say to disable them under ASGI and
@@ -263,6 +271,7 @@ PINGAN_AREA_CHILD_TOLERANCE_M = env.float("PINGAN_AREA_CHILD_TOLERANCE_M", defau
 PINGAN_WORK_HOURS = env.str("PINGAN_WORK_HOURS", default="")
 PINGAN_EVENT_REOPEN_DAYS = env.int("PINGAN_EVENT_REOPEN_DAYS", default=30)
 PINGAN_PUBLIC_REPORTS_PER_HOUR = env.int("PINGAN_PUBLIC_REPORTS_PER_HOUR", default=10)  # per address and per phone
+PINGAN_EVENT_CONFIG_SECONDS = env.float("PINGAN_EVENT_CONFIG_SECONDS", default=10.0)  # cached types, rules, workstations
 PINGAN_UPLOAD_MAX_BYTES = env.int("PINGAN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 # Notifications: outbound channels (console, email, webhook, sms)
 PINGAN_NOTIFY_CHANNELS = env.list("PINGAN_NOTIFY_CHANNELS", default=["console"])
@@ -288,6 +297,7 @@ PINGAN_TRACKING_FUTURE_SECONDS = env.int("PINGAN_TRACKING_FUTURE_SECONDS", defau
 PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION = env.list("PINGAN_TRACKING_SOURCES_WITHOUT_AUTHORISATION",
                                                          default=["scan", "checkin", "carrier", "phonecheck"])
 PINGAN_SERVE_WORKERS = env.int("PINGAN_SERVE_WORKERS", default=0)  # pingan serve processes; 0: 1 on SQLite, the cores on PG
+PINGAN_SERVE_THREADS = env.int("PINGAN_SERVE_THREADS", default=8)  # request threads per server process (pingan/asgi.py)
 PINGAN_ALERT_VERIFY_MINUTES = env.int("PINGAN_ALERT_VERIFY_MINUTES", default=15)
 PINGAN_ALERT_EVENT_TYPE = env.str("PINGAN_ALERT_EVENT_TYPE", default="public-order-key-persons")
 PINGAN_MQTT_URL = env.str("PINGAN_MQTT_URL", default="")  # mqtt://user:pass@host:1883 — the worker subscribes

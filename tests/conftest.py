@@ -123,6 +123,17 @@ def make_user(tree, roles):  # type: ignore[no-untyped-def]
     return make
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():  # type: ignore[no-untyped-def]
+    """The events configuration is cached per process (pingan.events.lookups); each test's database starts
+    anew (rolled back or flushed), so each test starts with an empty cache too."""
+    from pingan.events import lookups
+
+    lookups.clear()
+    yield
+    lookups.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _flush_passes_audit_triggers():  # type: ignore[no-untyped-def]
     """Transactional tests empty every table between tests, which the audit log's append-only

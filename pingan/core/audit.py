@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,36 +65,75 @@ def record(
     object_repr: str = "",
 ) -> AuditEntry:
     """Append one entry. ``changes`` must already be masked where it holds personal data."""
+    return record_many([Pending(actor, action, obj, changes, object_type, object_id, object_repr)])[0]
+
+
+@dataclass
+class Pending:
+    """One entry to append with :func:`record_many` (the arguments of :func:`record`)."""
+
+    actor: Any
+    action: str
+    obj: models.Model | None = None
+    changes: Mapping[str, Any] | None = None
+    object_type: str = ""
+    object_id: str = ""
+    object_repr: str = ""
+
+
+def _head() -> str | None:
+    """The newest entry's hash (one fixed statement: every audited write asks it)."""
+    table, column, key = (connection.ops.quote_name(n) for n in (AuditEntry._meta.db_table, "hash", "id"))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {column} FROM {table} ORDER BY {key} DESC LIMIT 1")  # noqa: S608 (names from the model)
+        row = cur.fetchone()
+    return str(row[0]) if row else None
+
+
+def record_many(pending: Sequence[Pending]) -> list[AuditEntry]:
+    """Append several entries in order, chained as if :func:`record` had been called for each, with one
+    read of the chain's head and one insert (what an action that records two steps at once uses)."""
+    if not pending:
+        return []
     ctx = context.current()
-    otype, oid, orepr = object_label(obj)
-    with transaction.atomic():
+    # Inside a transaction (every action) the entries join it; alone they get one of their own. No
+    # savepoint: a failure here fails the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_LOCK_KEY])
-        last = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first()
-        user = actor if getattr(actor, "is_authenticated", False) else None
-        moment = clock.now().astimezone(dt.UTC)
-        entry = AuditEntry(
-            # Millisecond precision: what every database and Django's JSON serialiser keep alike,
-            # so a restored backup hashes the same.
-            at=moment.replace(microsecond=moment.microsecond // 1000 * 1000),
-            actor=user,
-            actor_username=getattr(user, "username", "") if user else (actor if isinstance(actor, str) else ""),
-            action=action,
-            object_type=object_type or otype,
-            object_id=object_id or oid,
-            object_repr=object_repr or orepr,
-            changes=dict(changes or {}),
-            ip=ctx.ip,
-            request_id=ctx.request_id,
-            channel=ctx.channel,
-            prev_hash=last or GENESIS,
-        )
-        # Round-trip the JSON so the hash is computed over what the database will give back.
-        entry.changes = json.loads(json.dumps(entry.changes, ensure_ascii=False, default=str))
-        entry.hash = compute_hash(entry)
-        entry.save(force_insert=True)
-    return entry
+        last = _head() or GENESIS
+        entries = []
+        for item in pending:
+            otype, oid, orepr = object_label(item.obj)
+            actor = item.actor
+            user = actor if getattr(actor, "is_authenticated", False) else None
+            moment = clock.now().astimezone(dt.UTC)
+            entry = AuditEntry(
+                # Millisecond precision: what every database and Django's JSON serialiser keep alike,
+                # so a restored backup hashes the same.
+                at=moment.replace(microsecond=moment.microsecond // 1000 * 1000),
+                actor=user,
+                actor_username=getattr(user, "username", "") if user else (actor if isinstance(actor, str) else ""),
+                action=item.action,
+                object_type=item.object_type or otype,
+                object_id=item.object_id or oid,
+                object_repr=item.object_repr or orepr,
+                # Round-trip the JSON so the hash is computed over what the database will give back.
+                changes=json.loads(json.dumps(dict(item.changes or {}), ensure_ascii=False, default=str)),
+                ip=ctx.ip,
+                request_id=ctx.request_id,
+                channel=ctx.channel,
+                prev_hash=last,
+            )
+            entry.hash = compute_hash(entry)
+            last = entry.hash
+            entries.append(entry)
+        if len(entries) == 1:
+            entries[0].save(force_insert=True)
+        else:
+            AuditEntry.objects.bulk_create(entries)
+    return entries
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:

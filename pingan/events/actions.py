@@ -27,7 +27,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -36,8 +36,8 @@ from pingan.accounts.models import Organisation, OrgKind, Person, User
 from pingan.accounts.permissions import VIEW_PERSON
 from pingan.core import audit, clock, personal
 from pingan.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
+from pingan.events import lookups, routing
 from pingan.events import permissions as perms
-from pingan.events import routing
 from pingan.events.errors import IllegalTransition, RateLimited, StaleVersion
 from pingan.events.models import (
     FINAL_STATES,
@@ -203,12 +203,20 @@ def _check_state(event: Event, allowed: Iterable[str], action: str) -> None:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _timeline(event: Event, actor: Actor, action: str, from_state: str, to_state: str, note: str = "",
-              data: dict[str, Any] | None = None, at: datetime | None = None) -> Transition:
-    return Transition.objects.create(
+def _entry(event: Event, actor: Actor, action: str, from_state: str, to_state: str, note: str = "",
+           data: dict[str, Any] | None = None, at: datetime | None = None) -> Transition:
+    """A timeline entry, not yet saved."""
+    return Transition(
         event=event, at=at or clock.now(), actor=_user(actor), actor_name=_actor_name(actor), action=action,
         from_state=from_state, to_state=to_state, note=note, data=data or {},
     )
+
+
+def _timeline(event: Event, actor: Actor, action: str, from_state: str, to_state: str, note: str = "",
+              data: dict[str, Any] | None = None, at: datetime | None = None) -> Transition:
+    entry = _entry(event, actor, action, from_state, to_state, note, data, at)
+    entry.save(force_insert=True)
+    return entry
 
 
 def _write(actor: Actor, event: Event, action: str, *, to_state: str, version: int | None, fields: dict[str, Any] | None = None,
@@ -241,16 +249,39 @@ def _note_only(actor: Actor, event: Event, action: str, note: str = "", data: di
     return entry
 
 
-def _notify(event: Event, kind: str, text: Any, *, actor: Actor = None, units: Iterable[int | None] = (),
-            reporter: bool = False, workstation: bool = False) -> None:
-    """Queue ``notify.notify(event, kind, text, users)`` for after the commit (a no-op until notify.py exists;
-    a failing channel never rolls back the transition)."""
+@dataclass
+class _Note:
+    """One notification an action queues: its kind and text, and whom it concerns."""
+
+    kind: str
+    text: Any
+    org_ids: set[int]
+    reporter_id: int | None
+
+
+def _note(event: Event, kind: str, text: Any, *, units: Iterable[int | None] = (), reporter: bool = False,
+          workstation: bool = False) -> _Note:
     org_ids = {u for u in units if u}
     if workstation and event.workstation_id:
         org_ids.add(event.workstation_id)
-    reporter_id = event.reporter_id if reporter else None
+    return _Note(kind, text, org_ids, event.reporter_id if reporter else None)
+
+
+def _notify(event: Event, kind: str, text: Any, *, actor: Actor = None, units: Iterable[int | None] = (),
+            reporter: bool = False, workstation: bool = False) -> None:
+    """Queue ``notify.notify(event, kind, text, users)`` for after the commit (a failing channel never rolls
+    back the transition)."""
+    _notify_all(event, [_note(event, kind, text, units=units, reporter=reporter, workstation=workstation)], actor=actor)
+
+
+def _notify_all(event: Event, notes: Sequence[_Note], *, actor: Actor = None) -> None:
+    """Queue the notes of one action for after its commit: then one query finds the active users they concern
+    (never the actor), and their rows are written together (``notify.notify_many``)."""
     exclude_id = getattr(_user(actor), "pk", None)
-    event_id = event.pk
+    org_ids = {o for n in notes for o in n.org_ids}
+    reporter_ids = {n.reporter_id for n in notes if n.reporter_id}
+    if not org_ids and not reporter_ids:
+        return
 
     def send() -> None:
         try:
@@ -259,16 +290,17 @@ def _notify(event: Event, kind: str, text: Any, *, actor: Actor = None, units: I
             if exc.name == "pingan.events.notify":
                 return
             raise
-        who = Q(organisation_id__in=org_ids)
-        if reporter_id:
-            who |= Q(pk=reporter_id)
-        users = User.objects.filter(who, is_active=True)
+        users = User.objects.filter(Q(organisation_id__in=org_ids) | Q(pk__in=reporter_ids), is_active=True)
         if exclude_id is not None:
             users = users.exclude(pk=exclude_id)
-        fresh = Event.objects.filter(pk=event_id).first()
-        recipients = list(users)
-        if fresh is not None and recipients:
-            module.notify(fresh, kind, str(text), recipients)
+        found = list(users)
+        batch = []
+        for n in notes:
+            recipients = [u for u in found if u.organisation_id in n.org_ids or (n.reporter_id and u.pk == n.reporter_id)]
+            if recipients:
+                batch.append((event, n.kind, str(n.text), recipients))
+        if batch:
+            module.notify_many(batch)
 
     transaction.on_commit(send, robust=True)
 
@@ -316,30 +348,25 @@ class _Located:
 
 
 def _locate(lon: float, lat: float) -> _Located:
-    from pingan.geo.queries import locate
+    """The point's areas, finest first, from the process's locate index and area map (no query), and the
+    workstation covering them (from :mod:`pingan.events.lookups`)."""
+    from pingan.geo.queries import areas_by_code, locate
 
     found = locate(lon, lat, "wgs84")
     if found is None:
         raise ValidationFailed("outside_district", "the point is outside the district", field="location")
     codes = [c for c in (found.microgrid, found.grid, found.village, found.town, found.district) if c]
-    if not codes:
-        raise ValidationFailed("outside_district", "the point is outside the district", field="location")
-    areas = {a.code: a for a in Area.objects.filter(code__in=codes)}
+    areas = areas_by_code(codes)
     chain = [areas[c] for c in codes if c in areas]
     if not chain:
         raise ValidationFailed("outside_district", "the point is outside the district", field="location")
-    workstation = None
-    if found.village and found.village in areas:
-        workstation = (Organisation.objects.filter(kind=OrgKind.WORKSTATION, is_active=True, areas=areas[found.village])
-                       .order_by("code").first())
-    if workstation is None:
-        workstation = (Organisation.objects.filter(kind=OrgKind.WORKSTATION, is_active=True, areas__in=chain)
-                       .order_by("code").first())
+    village = areas.get(found.village or "")
+    workstation = lookups.workstation(village.pk if village is not None else None, [a.pk for a in chain])
     return _Located(
         area=chain[0],
         microgrid=areas.get(found.microgrid or ""),
         grid=areas.get(found.grid or ""),
-        village=areas.get(found.village or ""),
+        village=village,
         town=areas.get(found.town or ""),
         workstation=workstation,
     )
@@ -347,7 +374,7 @@ def _locate(lon: float, lat: float) -> _Located:
 
 def _clean_report(actor: Actor, user: User | None, data: ReportInput, public: bool) -> dict[str, Any]:
     errors: dict[str, str] = {}
-    event_type = EventType.objects.filter(code=data.event_type, is_active=True).select_related("parent").first()
+    event_type = lookups.event_type(data.event_type)
     if event_type is None:
         raise ValidationFailed("unknown_event_type", f"no active event type {data.event_type!r}", field="event_type")
     title = (data.title or "").strip()
@@ -439,20 +466,37 @@ def _rate_limit(client_ip: str | None, phone: str) -> None:
 
 
 def _next_number(now: datetime) -> str:
-    """NX-YYYYMMDD-000123: per Asia/Shanghai day; the counter row is locked by the UPDATE until commit, so two
-    concurrent reports never share a number."""
+    """NX-YYYYMMDD-000123: per Asia/Shanghai day, in one statement that creates the day's counter or counts it
+    up and returns it. The counter row stays locked until commit (PostgreSQL: the row lock of the upsert;
+    SQLite: the one writer), so two concurrent reports never share a number; a rolled-back report gives its
+    number back unused, so none is ever given to two events."""
     day = local_day(now)
-    if not EventSequence.objects.filter(day=day).update(last=F("last") + 1):
-        EventSequence.objects.get_or_create(day=day)
-        EventSequence.objects.filter(day=day).update(last=F("last") + 1)
-    last = EventSequence.objects.filter(day=day).values_list("last", flat=True).get()
+    table = connection.ops.quote_name(EventSequence._meta.db_table)
+    column, day_column = connection.ops.quote_name("last"), connection.ops.quote_name("day")
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} ({day_column}, {column}) VALUES (%s, 1) "  # noqa: S608 (names from the model)
+            f"ON CONFLICT ({day_column}) DO UPDATE SET {column} = {table}.{column} + 1 RETURNING {column}",
+            [connection.ops.adapt_datefield_value(day)],
+        )
+        last = cur.fetchone()[0]
     return f"NX-{day:%Y%m%d}-{last:06d}"
 
 
-def _replay(found: IdempotencyKey, body_hash: str) -> Event:
-    if found.body_hash != body_hash:
+def _replay(found: tuple[str, int], body_hash: str) -> Event:
+    if found[0] != body_hash:
         raise ValidationFailed("idempotency_mismatch", "this Idempotency-Key was used with a different request")
-    return found.event
+    return Event.objects.get(pk=found[1])
+
+
+def _known_key(user: User, key: str) -> tuple[str, int] | None:
+    """(body hash, event id) of the user's key, if it was used (a fixed statement: every keyed report asks)."""
+    q = connection.ops.quote_name
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {q('body_hash')}, {q('event_id')} FROM {q(IdempotencyKey._meta.db_table)} "  # noqa: S608
+                    f"WHERE {q('user_id')} = %s AND {q('key')} = %s", [user.pk, key])
+        row = cur.fetchone()
+    return (str(row[0]), int(row[1])) if row else None
 
 
 def report_event(actor: Actor, data: ReportInput, *, idempotency_key: str | None = None,
@@ -471,7 +515,7 @@ def report_event(actor: Actor, data: ReportInput, *, idempotency_key: str | None
     body_hash = input_hash(data)
     keyed = (user, key) if user is not None and key is not None else None
     if keyed is not None:
-        found = IdempotencyKey.objects.filter(user=keyed[0], key=keyed[1]).select_related("event").first()
+        found = _known_key(*keyed)
         if found is not None:
             return _replay(found, body_hash)
     clean = _clean_report(actor, user, data, public)
@@ -480,27 +524,27 @@ def report_event(actor: Actor, data: ReportInput, *, idempotency_key: str | None
         _rate_limit(client_ip, clean["reporter_phone"])
     try:
         with transaction.atomic():
-            event = _create(actor, user, clean, where)
-            if keyed is not None:
-                IdempotencyKey.objects.create(user=keyed[0], key=keyed[1], body_hash=body_hash, event=event,
-                                              created_at=event.created_at)
+            event = _create(actor, user, clean, where, keyed=keyed, body_hash=body_hash)
     except IntegrityError:
         if keyed is not None:
-            found = IdempotencyKey.objects.filter(user=keyed[0], key=keyed[1]).select_related("event").first()
+            found = _known_key(*keyed)
             if found is not None:
                 return _replay(found, body_hash)
         raise
     return event
 
 
-def _create(actor: Actor, user: User | None, clean: dict[str, Any], where: _Located) -> Event:
+def _create(actor: Actor, user: User | None, clean: dict[str, Any], where: _Located, *,
+            keyed: tuple[User, str] | None = None, body_hash: str = "") -> Event:
+    """The report's rows in a few statements: the number, the event, its people, the tasks of an automatic
+    dispatch, the idempotency key, the timeline entries (one insert) and the audit entries (one append)."""
     now = clock.now()
     event_type: EventType = clean["event_type"]
     rule = routing.match_for(event_type, where.area, clean["priority"])
     accept_minutes, resolve_minutes, warn_percent, basis = _limits(rule)
     accept_due, warn_at = _deadline(now, accept_minutes, warn_percent, basis)
     event = Event(
-        number=_next_number(now), event_type=event_type, source=clean["source"], priority=clean["priority"],
+        event_type=event_type, source=clean["source"], priority=clean["priority"],
         state=State.REPORTED, level=Level.WORKSTATION, title=clean["title"], description=clean["description"],
         tags=clean["tags"], reporter=user, reporter_name=clean["reporter_name"], reporter_phone=clean["reporter_phone"],
         lon=clean["lon"], lat=clean["lat"], input_crs=clean["crs"], address=clean["address"],
@@ -521,43 +565,82 @@ def _create(actor: Actor, user: User | None, clean: dict[str, Any], where: _Loca
     repeat_of = _repeat_of(event, user)
     if repeat_of is not None and "repeat" not in event.tags:
         event.tags = [*event.tags, "repeat"]
+    # Numbered last before the insert: the day's counter is held from here to the commit.
+    event.number = _next_number(now)
     event.save(force_insert=True)
-    EventPerson.objects.bulk_create([EventPerson(event=event, person=p, role=EventPerson.Role.PARTY) for p in clean["persons"]])
+    if clean["persons"]:
+        EventPerson.objects.bulk_create([EventPerson(event=event, person=p, role=EventPerson.Role.PARTY)
+                                         for p in clean["persons"]])
     data: dict[str, Any] = {"area": where.area.code, "rule": rule.pk if rule else None}
     if repeat_of is not None:
-        data["repeat_of"] = repeat_of.number
-        Event.objects.filter(pk=repeat_of.pk).update(repeat_count=F("repeat_count") + 1)
-    _timeline(event, actor, "report", "", State.REPORTED, "", data, now)
-    audit.record(actor, "pingan.event.report", event, changes={
+        data["repeat_of"] = repeat_of[1]
+        Event.objects.filter(pk=repeat_of[0]).update(repeat_count=F("repeat_count") + 1)
+    entries = [_entry(event, actor, "report", "", State.REPORTED, "", data, now)]
+    journal = [audit.Pending(actor, "pingan.event.report", event, changes={
         "number": event.number, "type": event_type.code, "source": event.source, "priority": event.priority,
         "area": where.area.code, "reporter_phone": personal.mask_phone(event.reporter_phone),
-        "repeat_of": repeat_of.number if repeat_of else None, "rule": rule.pk if rule else None,
-    })
+        "repeat_of": repeat_of[1] if repeat_of else None, "rule": rule.pk if rule else None,
+    })]
+    notes: list[_Note] = []
     if event.state == State.DISPATCHED and lead is not None:
-        _set_tasks(event, lead, assisting, event.resolve_due, now)
-        _timeline(event, "system", "dispatch", State.REPORTED, State.DISPATCHED, "",
-                  {"lead_unit": lead.code, "assisting_units": [u.code for u in assisting], "auto": True}, now)
-        audit.record("system", "pingan.event.dispatch", event, changes={
+        _new_tasks(event, lead, assisting, event.resolve_due, now)
+        entries.append(_entry(event, "system", "dispatch", State.REPORTED, State.DISPATCHED, "",
+                              {"lead_unit": lead.code, "assisting_units": [u.code for u in assisting], "auto": True}, now))
+        journal.append(audit.Pending("system", "pingan.event.dispatch", event, changes={
             "state": [State.REPORTED, State.DISPATCHED], "lead_unit": lead.code,
             "assisting_units": [u.code for u in assisting], "auto": True,
-        })
-        _notify(event, "dispatched", _("Event {number} was dispatched to your unit").format(number=event.number),
-                actor=actor, units=[lead.pk, *(u.pk for u in assisting)])
-    _notify(event, "reported", _("New event {number}: {title}").format(number=event.number, title=event.title),
-            actor=actor, workstation=True)
+        }))
+        notes.append(_note(event, "dispatched", _("Event {number} was dispatched to your unit").format(number=event.number),
+                           units=[lead.pk, *(u.pk for u in assisting)]))
+    notes.append(_note(event, "reported", _("New event {number}: {title}").format(number=event.number, title=event.title),
+                       workstation=True))
+    if keyed is not None:
+        IdempotencyKey.objects.create(user=keyed[0], key=keyed[1], body_hash=body_hash, event=event, created_at=now)
+    Transition.objects.bulk_create(entries)
+    audit.record_many(journal)  # last: the audit chain's head is held from here to the commit
+    _notify_all(event, notes, actor=actor)
+    event.reported_now = True
     return event
 
 
-def _repeat_of(event: Event, user: User | None) -> Event | None:
-    """An open event of the same type by the same reporter within 200 m and 7 days (重复件): the earliest."""
+def _new_tasks(event: Event, lead: Organisation, assisting: Sequence[Organisation], due: datetime | None,
+               now: datetime) -> None:
+    """The tasks of an event that has none yet (what :func:`_set_tasks` writes then, in one insert)."""
+    wanted: dict[int, bool] = {u.pk: False for u in assisting}
+    wanted[lead.pk] = True
+    Task.objects.bulk_create([Task(event=event, unit_id=unit_id, is_lead=is_lead, state=TaskState.PENDING, due=due,
+                                   created_at=now) for unit_id, is_lead in wanted.items()])
+
+
+def _repeat_of(event: Event, user: User | None) -> tuple[int, str] | None:
+    """(id, number) of the earliest open or parked event of the same type by the same reporter (the user, or
+    for a report without one the same phone) within 200 m and 7 days (重复件), or None. What
+    :func:`_nearby_rows` asks, as one fixed statement: every report asks it."""
     if user is None and not event.reporter_phone:
         return None
-    same = Q(reporter=user) if user is not None else Q(reporter__isnull=True, reporter_phone=event.reporter_phone)
-    rows = _nearby_rows(event, radius_m=200, days=7, states=NOT_FINAL, where=same, extra=("created_at",))
+    radius_m = 200.0
+    lat_deg = radius_m / 111_320.0
+    lon_deg = radius_m / (111_320.0 * max(0.01, math.cos(math.radians(event.lat))))
+    since = connection.ops.adapt_datetimefield_value(event.created_at - timedelta(days=7))
+    q = connection.ops.quote_name
+    states = list(NOT_FINAL)
+    who, who_params = ((f"{q('reporter_id')} = %s", [user.pk]) if user is not None
+                       else (f"{q('reporter_id')} IS NULL AND {q('reporter_phone')} = %s", [event.reporter_phone]))
+    sql = (
+        f"SELECT {q('id')}, {q('lon')}, {q('lat')}, {q('created_at')}, {q('number')} "  # noqa: S608 (names from the model)
+        f"FROM {q(Event._meta.db_table)} WHERE {q('event_type_id')} = %s "
+        f"AND {q('state')} IN ({', '.join(['%s'] * len(states))}) AND {q('created_at')} >= %s "
+        f"AND {q('lon')} BETWEEN %s AND %s AND {q('lat')} BETWEEN %s AND %s AND {who}"
+    )
+    params = [event.event_type_id, *states, since, event.lon - lon_deg, event.lon + lon_deg,
+              event.lat - lat_deg, event.lat + lat_deg, *who_params]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = [r for r in cur.fetchall() if r[0] != event.pk and _metres(event.lon, event.lat, r[1], r[2]) <= radius_m]
     if not rows:
         return None
-    first = min(rows, key=lambda row: (row[3], row[0]))
-    return Event.objects.filter(pk=first[0]).first()
+    first = min(rows, key=lambda row: (row[3], row[0]))  # created_at: text on SQLite, ordered as time
+    return int(first[0]), str(first[4])
 
 
 def _nearby_rows(event: Event, *, radius_m: float, days: int, states: Sequence[str], where: Q | None = None,

@@ -108,11 +108,16 @@ def create_event(request: HttpRequest, body: ReportIn,
                  idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
     """Report an event. Send an ``Idempotency-Key`` header to make retries safe: the same key (per user)
     with the same body returns the same event; with a different body, 422."""
-    event = actions.report_event(request.user, actions.ReportInput(**body.dict()), idempotency_key=idempotency_key,
+    data = actions.ReportInput(**body.dict())
+    event = actions.report_event(request.user, data, idempotency_key=idempotency_key,
                                  client_ip=request.META.get("REMOTE_ADDR"))
-    # The reporter gets their report back even when it lies outside what they may otherwise see.
-    created = Event.objects.select_related(*RELATED).get(pk=event.pk)
-    return Status(201, presenters.event_detail(created, request.user))
+    # The reporter gets their report back even when it lies outside what they may otherwise see. An event
+    # reported now comes back with its relations loaded; a replayed one (same Idempotency-Key) is read again.
+    if not event.reported_now:
+        event = Event.objects.select_related(*RELATED).get(pk=event.pk)
+        return Status(201, presenters.event_detail(event, request.user))
+    return Status(201, presenters.event_detail(event, request.user, just_reported=True,
+                                               with_persons=bool(data.person_ids)))
 
 
 @router.get("/types", response=list[EventTypeOut])

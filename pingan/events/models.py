@@ -195,6 +195,11 @@ class Event(models.Model):
     on_time = models.BooleanField(null=True, blank=True, help_text=_("Resolved by the deadline (set when resolved)."))
     version = models.PositiveIntegerField(default=1, help_text=_("Bumped by every change; a stale writer gets 409."))
 
+    #: not a column: True on the instance ``actions.report_event`` has just created (not on a replay by
+    #: Idempotency-Key, nor on one read back), which then has its relations loaded, no attachments or
+    #: extension requests, and tasks only if it was dispatched at once
+    reported_now = False
+
     class Meta:
         verbose_name = _("event")
         verbose_name_plural = _("events")

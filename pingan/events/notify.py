@@ -42,30 +42,40 @@ def notify(event: Event | None, kind: str, text: str, users: Iterable[Any]) -> l
 
     Call it from ``transaction.on_commit``. It never raises: a failure is logged, and the transition that
     asked for it stands."""
+    return notify_many([(event, kind, text, users)])
+
+
+def notify_many(batch: Sequence[tuple[Event | None, str, str, Iterable[Any]]]) -> list[Notification]:
+    """:func:`notify` for several ``(event, kind, text, users)`` at once (the notifications of one action),
+    written in one transaction with one insert per table. It never raises either."""
     try:
-        return _notify(event, kind, str(text), users)
+        return _notify(batch)
     except Exception:
-        log.exception("notification %s for event %s could not be stored", kind, getattr(event, "pk", None))
+        log.exception("notifications %s for event %s could not be stored", ", ".join(str(b[1]) for b in batch),
+                      ", ".join(str(getattr(b[0], "pk", None)) for b in batch))
         return []
 
 
-def _notify(event: Event | None, kind: str, text: str, users: Iterable[Any]) -> list[Notification]:
+def _notify(batch: Sequence[tuple[Event | None, str, str, Iterable[Any]]]) -> list[Notification]:
     now = clock.now()
-    seen: set[int] = set()
-    recipients = []
-    for user in users:
-        if user is None or not getattr(user, "is_active", False) or user.pk in seen:
+    notifications: list[Notification] = []
+    messages: list[OutboundMessage] = []
+    channels = configured_channels()
+    for event, kind, text, users in batch:
+        text = str(text)
+        seen: set[int] = set()
+        recipients = []
+        for user in users:
+            if user is None or not getattr(user, "is_active", False) or user.pk in seen:
+                continue
+            seen.add(user.pk)
+            recipients.append(user)
+        if not recipients:
             continue
-        seen.add(user.pk)
-        recipients.append(user)
-    if not recipients:
-        return []
-    subject = _subject(event)
-    with transaction.atomic():
-        rows = Notification.objects.bulk_create(
-            [Notification(user=u, event=event, kind=kind[:40], text=text[:300], created_at=now) for u in recipients])
-        messages = []
-        for name in configured_channels():
+        subject = _subject(event)
+        notifications += [Notification(user=u, event=event, kind=kind[:40], text=text[:300], created_at=now)
+                          for u in recipients]
+        for name in channels:
             try:
                 addresses = get_channel(name).addresses(recipients)
             except Exception:  # an unknown or broken channel must not cost the in-app notifications
@@ -73,7 +83,12 @@ def _notify(event: Event | None, kind: str, text: str, users: Iterable[Any]) -> 
                 continue
             messages += [OutboundMessage(channel=name, recipient=address[:200], subject=subject, body=text,
                                          next_attempt_at=now, created_at=now) for address in dict.fromkeys(addresses)]
-        OutboundMessage.objects.bulk_create(messages)
+    if not notifications:
+        return []
+    with transaction.atomic():
+        rows = Notification.objects.bulk_create(notifications)
+        if messages:
+            OutboundMessage.objects.bulk_create(messages)
     return rows
 
 

@@ -78,10 +78,11 @@ def pending_extension(event: Event) -> Extension | None:
     return event.extensions.filter(decision=Extension.Decision.PENDING).order_by("-created_at").first()
 
 
-def allowed_actions(user: Any, event: Event) -> list[str]:
+def allowed_actions(user: Any, event: Event, *, no_extensions: bool = False) -> list[str]:
     """The transitions the viewer may do on the event now: permission and scope from the policy, the
     state, and the unit checks (lead unit, assisting task, reporter as verifier) as ``actions`` makes
-    them. The action functions check all of it again; this only decides which forms to offer."""
+    them. The action functions check all of it again; this only decides which forms to offer.
+    ``no_extensions``: the caller knows the event has no extension request (it was just reported)."""
     if not getattr(user, "is_authenticated", False):
         return []
     out: list[str] = []
@@ -105,8 +106,8 @@ def allowed_actions(user: Any, event: Event) -> list[str]:
             continue
         if action == "escalate" and event.level == Level.DISTRICT:
             continue
-        if action in ("extension-decide", "extension-request") and (pending_extension(event) is None) == (
-                action == "extension-decide"):
+        if action in ("extension-decide", "extension-request") and (
+                no_extensions or pending_extension(event) is None) == (action == "extension-decide"):
             continue
         out.append(action)
     return out
@@ -172,8 +173,12 @@ def extensions(event: Event) -> list[dict[str, Any]]:
     ]
 
 
-def event_detail(event: Event, user: Any) -> dict[str, Any]:
+def event_detail(event: Event, user: Any, *, just_reported: bool = False, with_persons: bool = True) -> dict[str, Any]:
+    """``just_reported``: the event was reported in this request (``actions.report_event`` returned it), so
+    it has no attachments or extension requests yet, and tasks only if it was dispatched at once;
+    ``with_persons=False``: the caller knows it has no persons. Each saves a query."""
     name, phone = reporter_label(event)
+    fresh_and_bare = just_reported and event.state == State.REPORTED
     return {
         **event_row(event),
         "description": event.description, "address": event.address, "tags": list(event.tags or []),
@@ -191,8 +196,10 @@ def event_detail(event: Event, user: Any) -> dict[str, Any]:
         "flags": {"warned": event.warned, "overdue": event.overdue, "supervised": event.supervised,
                   "parked": event.state == State.PARKED, "repeat_count": event.repeat_count,
                   "reopened_count": event.reopened_count},
-        "persons": persons(event), "tasks": tasks(event), "attachments": attachments(event),
-        "extensions": extensions(event), "actions": allowed_actions(user, event),
+        "persons": persons(event) if with_persons else [], "tasks": [] if fresh_and_bare else tasks(event),
+        "attachments": [] if just_reported else attachments(event),
+        "extensions": [] if just_reported else extensions(event),
+        "actions": allowed_actions(user, event, no_extensions=just_reported),
     }
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.db.models import Q
-
+from pingan.events import lookups
 from pingan.events.models import EventType, RoutingRule
 
 if TYPE_CHECKING:
@@ -19,18 +18,16 @@ if TYPE_CHECKING:
 
 
 def candidates(event_type: EventType, area: Area, priority: str) -> list[RoutingRule]:
-    """Every active rule that applies, most specific first."""
-    type_q = Q(event_type__isnull=True) | Q(event_type_id=event_type.pk)
+    """Every active rule that applies, most specific first (from the process's cached rules, see
+    :mod:`pingan.events.lookups`)."""
+    types = {None, event_type.pk}
     if event_type.parent_id:
-        type_q |= Q(event_type_id=event_type.parent_id)
-    rules = (
-        RoutingRule.objects.filter(is_active=True)
-        .filter(type_q)
-        .filter(Q(priority="") | Q(priority=priority))
-        .select_related("area", "lead_unit")
-    )
+        types.add(event_type.parent_id)
     code = area.code
-    matching = [r for r in rules if r.area is None or code.startswith(r.area.code)]
+    matching = [
+        r for r in lookups.rules()
+        if r.event_type_id in types and r.priority in ("", priority) and (r.area is None or code.startswith(r.area.code))
+    ]
 
     def rank(rule: RoutingRule) -> tuple[int, int, int, int, int]:
         if rule.event_type_id is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -50,9 +51,31 @@ def current_index() -> AreaIndex:
 
 
 def reset_index() -> None:
-    global _index, _checked_at
+    global _index, _checked_at, _rows
     with _lock:
-        _index, _checked_at = None, 0.0
+        _index, _checked_at, _rows = None, 0.0, None
+
+
+#: the areas of the index in force, by code, without their polygons (built by :func:`areas_by_code`)
+_rows: tuple[AreaIndex, dict[str, Area]] | None = None
+
+
+def areas_by_code(codes: Iterable[str | None]) -> dict[str, Area]:
+    """The areas with these codes (the codes :func:`locate` gives), without their polygons.
+
+    From a per-process map of the whole tree, loaded in one query the first time and again whenever the
+    locate index is rebuilt, so it follows the tree's version as the index does. The instances are shared
+    between requests and threads: read them, never change them."""
+    global _rows
+    index = current_index()
+    held = _rows
+    if held is None or held[0] is not index:
+        with _lock:
+            if _rows is None or _rows[0] is not index:
+                _rows = (index, {a.code: a for a in Area.objects.defer("geometry_wkb").order_by()})
+            held = _rows
+    rows = held[1]
+    return {code: rows[code] for code in codes if code and code in rows}
 
 
 def locate(lon: float, lat: float, crs: str = "wgs84") -> LocateResult | None:

@@ -58,6 +58,20 @@ def test_a_grant_reaches_one_object_outside_scope(make_user, people) -> None:  #
     assert policy.can(officer, p.VIEW_PERSON.code, people[1])
 
 
+def test_a_grant_never_narrows_a_reach_of_everything(make_user, tree, django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from pingan.geo.models import Area
+
+    admin = make_user("district_admin")
+    town = tree["330503100"]
+    ObjectGrant.objects.create(user=admin, permission=p.VIEW_AREA.code, object_id=str(town.pk),
+                               content_type=ContentType.objects.get_for_model(Area), reason="also granted")
+    admin._pingan_reaches = None
+    assert policy.restrict(admin, p.VIEW_AREA.code, Area.objects.all()).count() == len(tree)  # not just the town
+    policy.reaches(admin)
+    with django_assert_num_queries(0):  # district-wide: neither the grants nor the row need a query
+        assert policy.can(admin, p.VIEW_AREA.code, tree["330503101"])
+
+
 def test_an_expired_grant_reaches_nothing(make_user, people) -> None:  # type: ignore[no-untyped-def]
     officer = make_user("correction_officer", area=TOWN_A)
     ObjectGrant.objects.create(user=officer, permission=p.VIEW_PERSON.code, object_id=str(people[1].pk),

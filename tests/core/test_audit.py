@@ -36,6 +36,22 @@ def test_entries_form_a_chain_that_verifies() -> None:
     assert result.ok and result.checked == earlier + 2 and result.head == second.hash
 
 
+@pytest.mark.django_db
+def test_several_entries_appended_at_once_chain_as_one_by_one(django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    head = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first() or audit.GENESIS
+    with request_context(ip="10.1.2.3", channel="api", request_id="r1"), transaction.atomic():
+        with django_assert_max_num_queries(3):  # (PostgreSQL: the chain's lock) the head, one insert
+            first, second = audit.record_many([audit.Pending("cli", "pingan.test.one", changes={"a": 1}),
+                                               audit.Pending("cli", "pingan.test.two", changes={"b": "二"})])
+        third = audit.record("cli", "pingan.test.three")
+    assert (first.prev_hash, second.prev_hash, third.prev_hash) == (head, first.hash, second.hash)
+    stored = list(AuditEntry.objects.filter(action__startswith="pingan.test.").order_by("id"))
+    assert [e.hash for e in stored] == [first.hash, second.hash, third.hash]
+    assert stored[1].changes == {"b": "二"} and stored[1].request_id == "r1"
+    assert audit.verify().ok
+    assert audit.record_many([]) == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_database_refuses_update_and_delete_of_audit_entries() -> None:
     entry = audit.record("cli", "pingan.test.one")

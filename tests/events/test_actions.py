@@ -109,7 +109,19 @@ def test_invalid_reports_are_refused_with_the_field_named(world, overrides, fiel
 def test_an_unknown_or_inactive_type_is_refused(world, event_types) -> None:  # type: ignore[no-untyped-def]
     with refused("unknown_event_type"):
         actions.report_event(world.grid_a, report_input(event_type="ufo"))
-    EventType.objects.filter(code=TYPE).update(is_active=False)
+    actions.report_event(world.grid_a, report_input())  # the type is cached now
+    kind = EventType.objects.get(code=TYPE)
+    kind.is_active = False
+    kind.save()  # as admin does: the process's cache is dropped at once
+    with refused("unknown_event_type"):
+        actions.report_event(world.grid_a, report_input())
+
+
+def test_a_change_without_signals_reaches_the_cache_within_its_age(world, event_types, settings) -> None:  # type: ignore[no-untyped-def]
+    actions.report_event(world.grid_a, report_input())
+    EventType.objects.filter(code=TYPE).update(is_active=False)  # an update() sends no signal
+    actions.report_event(world.grid_a, report_input())  # still cached
+    settings.PINGAN_EVENT_CONFIG_SECONDS = 0  # as if PINGAN_EVENT_CONFIG_SECONDS had passed
     with refused("unknown_event_type"):
         actions.report_event(world.grid_a, report_input())
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,18 @@ def shared_cache(say: Any) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     os.environ["CACHE_URL"] = f"filecache://{folder}"
     say(f"CACHE_URL is not set: the server processes share the file cache {folder}")
+
+
+def tcp_socket(sock: socket.socket) -> socket.socket:
+    """The listening socket uvicorn bound, marked as TCP. ``Config.bind_socket`` leaves ``proto`` at 0, accepted
+    connections inherit it, and asyncio sets ``TCP_NODELAY`` only on sockets whose ``proto`` is TCP; so with
+    several server processes every keep-alive request after the first waited ~40 ms for a delayed ACK
+    (uvicorn issue #3149). One process is not affected: uvicorn then binds through asyncio."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.proto == socket.IPPROTO_TCP:
+        return sock
+    marked = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    marked.set_inheritable(True)
+    return marked
 
 
 class Command(BaseCommand):
@@ -62,7 +75,7 @@ class Command(BaseCommand):
                 # (the jobs thread stays in this process, so jobs run once).
                 from uvicorn.supervisors import Multiprocess
 
-                Multiprocess(config, sockets=[config.bind_socket()]).run()
+                Multiprocess(config, sockets=[tcp_socket(config.bind_socket())]).run()
             else:
                 server.run()
         finally:
