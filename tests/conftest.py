@@ -148,9 +148,12 @@ def rolled_back(django_db_blocker, build: Callable[[], T]) -> Iterator[T]:  # ty
         def shared(django_db_setup, django_db_blocker):
             yield from rolled_back(django_db_blocker, build_rows)
     """
-    from django.db import transaction
+    from django.db import connection, transaction
 
     with django_db_blocker.unblock():
+        if connection.in_atomic_block:  # inside a test's own transaction, which would roll it back after that test
+            raise RuntimeError("a rolled_back fixture must be set up before the test's db fixture: "
+                               "make it a direct (static) dependency of the test or of its fixtures")
         atomic = transaction.atomic()
         atomic.__enter__()
         try:
