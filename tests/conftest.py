@@ -55,6 +55,23 @@ GRID_A, GRID_B = "330503100201001", "330503101201001"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scratch_db: makes its own PostgreSQL databases whatever DATABASE_URL says, "
                             "so it runs once (left out of the PostgreSQL pass)")
+    config.addinivalue_line("markers", "no_db: set by conftest on a test that has no database access (no db, "
+                            "transactional_db or live_server fixture, no django_db mark): its run does not depend on "
+                            "DATABASE_URL, so the PostgreSQL pass of `make test` leaves it out (the SQLite pass runs it)")
+    config.addinivalue_line("markers", "database_url: without a database fixture, still depends on DATABASE_URL "
+                            "(reads it itself): not no_db, so it runs in the PostgreSQL pass too")
+
+
+_DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server",
+                "django_db_setup"}  # (django_db_blocker is in every test's closure: pytest-django's autouse fixtures)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if (not _DB_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("django_db") is None
+                and item.get_closest_marker("database_url") is None):
+            item.add_marker(pytest.mark.no_db)
 
 
 def service_reachable(host: str, port: int, timeout: float = 2.0) -> bool:
