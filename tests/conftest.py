@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pytest
 import shapely
@@ -25,6 +27,7 @@ hypothesis_settings.register_profile("dev", max_examples=30, deadline=None)
 hypothesis_settings.load_profile("ci" if os.environ.get("CI") == "true" else "dev")
 
 CI = os.environ.get("CI") == "true"
+T = TypeVar("T")
 
 X0, Y0 = 120.30, 30.80  # south-west corner of the test district
 
@@ -52,6 +55,23 @@ GRID_A, GRID_B = "330503100201001", "330503101201001"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scratch_db: makes its own PostgreSQL databases whatever DATABASE_URL says, "
                             "so it runs once (left out of the PostgreSQL pass)")
+    config.addinivalue_line("markers", "no_db: set by conftest on a test that has no database access (no db, "
+                            "transactional_db or live_server fixture, no django_db mark): its run does not depend on "
+                            "DATABASE_URL, so the PostgreSQL pass of `make test` leaves it out (the SQLite pass runs it)")
+    config.addinivalue_line("markers", "database_url: without a database fixture, still depends on DATABASE_URL "
+                            "(reads it itself): not no_db, so it runs in the PostgreSQL pass too")
+
+
+_DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback", "live_server",
+                "django_db_setup"}  # (django_db_blocker is in every test's closure: pytest-django's autouse fixtures)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if (not _DB_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("django_db") is None
+                and item.get_closest_marker("database_url") is None):
+            item.add_marker(pytest.mark.no_db)
 
 
 def service_reachable(host: str, port: int, timeout: float = 2.0) -> bool:
@@ -72,8 +92,8 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture
-def tree(db):  # type: ignore[no-untyped-def]
+def build_tree() -> dict[str, object]:
+    """Import TREE (as the ``tree`` fixture does) and return its areas by code; the geo index is reset."""
     from pingan.geo import actions
     from pingan.geo.importer import ParsedArea, ParseResult
     from pingan.geo.models import Area
@@ -82,7 +102,14 @@ def tree(db):  # type: ignore[no-untyped-def]
     parsed = ParseResult(areas=[ParsedArea(i, c, n, "", lvl, p, g) for i, (c, n, lvl, p, g) in enumerate(TREE)])
     actions.import_areas("test", parsed)
     reset_index()
-    yield {a.code: a for a in Area.objects.all()}
+    return {a.code: a for a in Area.objects.all()}
+
+
+@pytest.fixture
+def tree(db):  # type: ignore[no-untyped-def]
+    from pingan.geo.queries import reset_index
+
+    yield build_tree()
     reset_index()
 
 
@@ -99,9 +126,8 @@ def roles(db):  # type: ignore[no-untyped-def]
     return ensure_default_roles()
 
 
-@pytest.fixture
-def make_user(tree, roles):  # type: ignore[no-untyped-def]
-    """make_user("grid_worker", area=GRID_A) → a user holding that role over that area."""
+def user_maker(tree: dict[str, object], roles: dict[str, object]) -> Callable[..., object]:
+    """What the ``make_user`` fixture returns, for a given tree and roles (also for module-scoped worlds)."""
     from pingan.accounts import actions
     from pingan.accounts.models import Organisation
 
@@ -114,7 +140,7 @@ def make_user(tree, roles):  # type: ignore[no-untyped-def]
             org, _ = Organisation.objects.get_or_create(code=organisation, defaults={"name": organisation, "kind": "enterprise"})
         user = actions.create_user("test", username=username or f"{role}_{counter['n']}", password=Personas.password, organisation=org)
         r = roles[role]
-        if r.scope in ("district", "area"):
+        if r.scope in ("district", "area"):  # type: ignore[attr-defined]
             actions.assign_role("test", user, r, area=tree[area or "330503"], organisation=org)
         else:
             actions.assign_role("test", user, r, organisation=org)
@@ -132,6 +158,43 @@ def _fresh_process_caches():  # type: ignore[no-untyped-def]
     lookups.clear()
     yield
     lookups.clear()
+
+
+@pytest.fixture
+def make_user(tree, roles):  # type: ignore[no-untyped-def]
+    """make_user("grid_worker", area=GRID_A) → a user holding that role over that area."""
+    return user_maker(tree, roles)
+
+
+def rolled_back(django_db_blocker, build: Callable[[], T]) -> Iterator[T]:  # type: ignore[no-untyped-def]
+    """For a module- or class-scoped fixture: ``build()`` runs once inside a transaction that is rolled back when
+    the fixture ends, so its rows are made once and yet every test (``db``: a savepoint inside that transaction)
+    starts from them and leaves nothing behind. Not for modules with ``transactional_db`` tests (a flush would
+    empty the transaction). Between the tests the database stays blocked as usual.
+
+        @pytest.fixture(scope="module")
+        def shared(django_db_setup, django_db_blocker):
+            yield from rolled_back(django_db_blocker, build_rows)
+    """
+    from django.db import connection, transaction
+
+    with django_db_blocker.unblock():
+        if connection.in_atomic_block:  # inside a test's own transaction, which would roll it back after that test
+            raise RuntimeError("a rolled_back fixture must be set up before the test's db fixture: "
+                               "make it a direct (static) dependency of the test or of its fixtures")
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            value = build()
+        except BaseException:
+            atomic.__exit__(*sys.exc_info())
+            raise
+    try:
+        yield value
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session", autouse=True)

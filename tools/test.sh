@@ -14,7 +14,7 @@ pg_rc=0
 pg_pid=
 if $BIN/python -c "import psycopg,sys; psycopg.connect('$PG_URL', connect_timeout=3).close()" 2>/dev/null; then
   # shellcheck disable=SC2086
-  PINGAN_ENV=test DATABASE_URL=$PG_URL $BIN/pytest -m "not browser and not scratch_db" $PG_DIRS >"$LOGS/pg.log" 2>&1 &
+  PINGAN_ENV=test DATABASE_URL=$PG_URL $BIN/pytest -m "not browser and not scratch_db and not no_db" $PG_DIRS >"$LOGS/pg.log" 2>&1 &
   pg_pid=$!
 elif [ "${CI:-}" = "true" ]; then
   echo "PostgreSQL at $PG_URL is not reachable, and CI=true: failing"

@@ -325,6 +325,17 @@ class _Grid:
         return rect, (r0[rect] + k // cols) * self.nx + c0[rect] + k % cols
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """Sorted distinct values of a fresh 1-D int64 array (sorted in place): what ``np.unique`` returns, by a sort.
+
+    numpy 2.3+ answers ``np.unique`` of integers through a hash table, some 20 times slower than a sort on the
+    millions of cell keys a large zone gives (5 s against 0.3 s for 4 million); the geo index does the same."""
+    values.sort()
+    if values.size < 2:
+        return values
+    return values[np.concatenate(([True], values[1:] != values[:-1]))]
+
+
 def _inside_centres(grid: _Grid, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Even-odd scanline over cell centres: (cell, owner) of every centre inside an owner's rings."""
     ax, ay, bx, by, owner = edges[:, 0], edges[:, 1], edges[:, 2], edges[:, 3], edges[:, 4].astype(np.int64)
@@ -446,13 +457,13 @@ class ZoneIndex:
             s = segs[i:i + chunk]
             rect, cells = grid.rect_cells(np.minimum(s[:, 0], s[:, 2]) - eps, np.minimum(s[:, 1], s[:, 3]) - eps,
                                           np.maximum(s[:, 0], s[:, 2]) + eps, np.maximum(s[:, 1], s[:, 3]) + eps)
-            touched_parts.append(np.unique(cells * n + owner[rect + i]))
-        touched = np.unique(np.concatenate(touched_parts)) if touched_parts else np.zeros(0, dtype=np.int64)
+            touched_parts.append(_sorted_unique(cells * n + owner[rect + i]))
+        touched = _sorted_unique(np.concatenate(touched_parts)) if touched_parts else np.zeros(0, dtype=np.int64)
         del touched_parts
         if owner.size:
             edges = np.column_stack([segs, owner.astype(np.float64)])
             icell, iown = _inside_centres(grid, edges)
-            ikeys = np.unique(icell * n + iown)
+            ikeys = _sorted_unique(icell * n + iown)
             centre_in = np.isin(self._entry_key, ikeys, assume_unique=True)
             ikeys = ikeys[~np.isin(ikeys, self._entry_key, assume_unique=True)]
         else:

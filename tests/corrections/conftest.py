@@ -4,6 +4,7 @@ them in."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import importlib
 import itertools
@@ -17,13 +18,14 @@ from django.core.cache import cache
 
 from pingan.accounts import actions as account_actions
 from pingan.accounts.models import Organisation, OrgKind, Role
+from pingan.accounts.setup import ensure_default_roles
 from pingan.core import clock
 from pingan.core.personal import id_check_digit
 from pingan.corrections import actions, coreareas
 from pingan.corrections.models import Subject
 from pingan.corrections.setup import ensure_roles
 from pingan.tracking import pipeline
-from tests.conftest import GRID_A, GRID_B, TOWN_A, TOWN_B
+from tests.conftest import GRID_A, GRID_B, TOWN_A, TOWN_B, build_tree, rolled_back, user_maker
 
 START = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)   # Monday 10:00 in Shanghai
 TODAY = dt.date(2026, 3, 2)
@@ -110,35 +112,80 @@ class World:
         return user
 
 
+def _build_base() -> dict[str, Any]:
+    """The rows of ``corr``'s world, made as the fixture made them for every test before: the tree and the roles
+    first, then the rest on the frozen clock at START."""
+    tree = build_tree()
+    roles = ensure_default_roles()
+    make_user = user_maker(tree, roles)
+    with clock.use_clock(clock.FrozenClock(START)):
+        _events_defaults.install_types(django_apps)
+        _events_defaults.grant(django_apps)
+        ensure_roles()
+        office_a = Organisation.objects.create(code="sfs-a", name="甲镇司法所", kind=OrgKind.JUDICIAL_OFFICE, area=tree[TOWN_A])
+        office_b = Organisation.objects.create(code="sfs-b", name="乙镇司法所", kind=OrgKind.JUDICIAL_OFFICE, area=tree[TOWN_B])
+        head = account_actions.create_user("test", username="head", password=PASSWORD)
+        account_actions.assign_role("test", head, Role.objects.get(code="justice_bureau_head"), area=tree["330503"])
+        users = dict(
+            officer_a=make_user("correction_officer", area=TOWN_A, organisation="sfs-a", username="officer_a"),
+            officer_a2=make_user("correction_officer", area=TOWN_A, organisation="sfs-a", username="officer_a2"),
+            officer_b=make_user("correction_officer", area=TOWN_B, organisation="sfs-b", username="officer_b"),
+            head=head,
+            procurator=make_user("procurator", username="procurator"),
+            grid_worker=make_user("grid_worker", area=GRID_A, username="grid_worker"),
+            judge=make_user("judge", username="judge"),
+            enterprise=make_user("enterprise_safety_officer", organisation="ent-a", username="enterprise"),
+            admin=make_user("district_admin", username="admin"),
+            checkpoint=make_user("checkpoint_staff", area=TOWN_A, username="checkpoint"),
+            checkpoint_2=make_user("checkpoint_staff", area=TOWN_B, username="checkpoint_2"),
+            police=make_user("police_officer", area=TOWN_A, username="police"),
+            subject_user=make_user("correction_subject", username="subject_user"),
+            other_subject_user=make_user("correction_subject", username="other_subject_user"),
+        )
+    return {"tree": tree, "roles": roles, "office_a": office_a, "office_b": office_b, "users": users}
+
+
+@pytest.fixture(scope="module")
+def _corr_base(django_db_setup, django_db_blocker) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """``corr``'s rows, built once per module (at its first test that asks for ``corr``) in a transaction rolled
+    back at the module's end; each test runs in a savepoint inside it. A module whose tests use ``corr`` has
+    them from then on, so its other database tests must not mind them (none here does)."""
+    yield from rolled_back(django_db_blocker, _build_base)
+
+
 @pytest.fixture
-def corr(tree, roles, make_user, frozen) -> Iterator[World]:  # type: ignore[no-untyped-def]
-    """The world of these tests (the name ``world`` is the access table's)."""
-    _events_defaults.install_types(django_apps)
-    _events_defaults.grant(django_apps)
-    ensure_roles()
+def _corr_rows(request, db) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    """This test's copy of ``corr``'s rows when it uses ``corr`` (else None): model instances deep-copied per test,
+    as Django's setUpTestData does, so what one test changes in memory never reaches the next. (``corr`` asks
+    for ``_corr_base`` itself, so that pytest sets the module-scoped fixture up before this test's ``db``.)"""
+    if "corr" not in request.fixturenames:
+        return None
+    return copy.deepcopy(request.getfixturevalue("_corr_base"))
+
+
+@pytest.fixture
+def tree(_corr_rows, db):  # type: ignore[no-untyped-def]
+    """The tree: ``corr``'s (already in the database) for a test that uses ``corr``, else a new one as anywhere."""
+    from pingan.geo.queries import reset_index
+
+    reset_index()
+    yield _corr_rows["tree"] if _corr_rows is not None else build_tree()
+    reset_index()
+
+
+@pytest.fixture
+def roles(_corr_rows, db):  # type: ignore[no-untyped-def]
+    return _corr_rows["roles"] if _corr_rows is not None else ensure_default_roles()
+
+
+@pytest.fixture
+def corr(_corr_base, _corr_rows, tree, make_user, frozen) -> Iterator[World]:  # type: ignore[no-untyped-def]
+    """The world of these tests (the name ``world`` is the access table's): the rows of ``_corr_base`` (tree,
+    roles, event types, the two offices and the personas), this test's copies of them, and a frozen clock."""
     pipeline.reset_engine()
     coreareas.invalidate()
-    office_a = Organisation.objects.create(code="sfs-a", name="甲镇司法所", kind=OrgKind.JUDICIAL_OFFICE, area=tree[TOWN_A])
-    office_b = Organisation.objects.create(code="sfs-b", name="乙镇司法所", kind=OrgKind.JUDICIAL_OFFICE, area=tree[TOWN_B])
-    head = account_actions.create_user("test", username="head", password=PASSWORD)
-    account_actions.assign_role("test", head, Role.objects.get(code="justice_bureau_head"), area=tree["330503"])
-    w = World(tree=tree, office_a=office_a, office_b=office_b, clock=frozen)
-    w.users.update(
-        officer_a=make_user("correction_officer", area=TOWN_A, organisation="sfs-a", username="officer_a"),
-        officer_a2=make_user("correction_officer", area=TOWN_A, organisation="sfs-a", username="officer_a2"),
-        officer_b=make_user("correction_officer", area=TOWN_B, organisation="sfs-b", username="officer_b"),
-        head=head,
-        procurator=make_user("procurator", username="procurator"),
-        grid_worker=make_user("grid_worker", area=GRID_A, username="grid_worker"),
-        judge=make_user("judge", username="judge"),
-        enterprise=make_user("enterprise_safety_officer", organisation="ent-a", username="enterprise"),
-        admin=make_user("district_admin", username="admin"),
-        checkpoint=make_user("checkpoint_staff", area=TOWN_A, username="checkpoint"),
-        checkpoint_2=make_user("checkpoint_staff", area=TOWN_B, username="checkpoint_2"),
-        police=make_user("police_officer", area=TOWN_A, username="police"),
-        subject_user=make_user("correction_subject", username="subject_user"),
-        other_subject_user=make_user("correction_subject", username="other_subject_user"),
-    )
+    w = World(tree=tree, office_a=_corr_rows["office_a"], office_b=_corr_rows["office_b"], clock=frozen)
+    w.users.update(_corr_rows["users"])
     yield w
     pipeline.reset_engine()
     coreareas.invalidate()

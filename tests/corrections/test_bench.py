@@ -14,6 +14,7 @@ from pingan.corrections import bench
 from pingan.corrections.benchmarks import corrections_bench, format_table
 
 
+@pytest.mark.database_url  # its scratch database is of the run's kind
 def test_tiny_campaign_end_to_end() -> None:
     # the alerts go to the same kind of database as the test run's (a scratch one of the bench's own)
     database = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.conftest import GRID_A, GRID_B, TOWN_B
+from tests.conftest import GRID_A, GRID_B, TOWN_B, build_tree, rolled_back, user_maker
 from tests.web.access import (  # noqa: E402
     DISTRICT_WIDE,
     IDENTITY,
@@ -117,19 +119,77 @@ def test_every_route_is_in_the_table() -> None:
     assert not stale, f"table rows for routes that no longer exist: {stale}"
 
 
-@pytest.fixture
-def world(tree, make_user):  # type: ignore[no-untyped-def]
+@dataclass
+class Table:
+    """What every route is checked against, built once for the module (see ``table``)."""
+
+    world: dict[str, object]
+    make_user: Callable[..., object]
+    users: dict[str, object]     # the persona of each role (anonymous: None)
+    sessions: dict[str, str]     # each persona's session key, logged in once
+
+
+def _build_table() -> Table:
+    from django.conf import settings
+    from django.test import Client
+
     from pingan.accounts import actions
     from pingan.accounts.models import Person
+    from pingan.accounts.setup import ensure_default_roles
     from pingan.core.personal import id_check_digit
 
     def pid(stem: str) -> str:
         return stem + id_check_digit(stem)
 
+    tree = build_tree()
+    make_user = user_maker(tree, ensure_default_roles())
     person_in = actions.register_person("test", actions.PersonInput(name="王小明", id_number=pid("33050319900101001"), area_code=GRID_A))
     person_out = actions.register_person("test", actions.PersonInput(name="李大红", id_number=pid("33050319850505002"), area_code=GRID_B))
     assert Person.objects.count() == 2
-    return {"person": (person_in, person_out), "area": (GRID_A, TOWN_B)}
+    users: dict[str, object] = {}
+    sessions: dict[str, str] = {}
+    for role in ROLES:
+        users[role] = user = persona(make_user, role)
+        if user is not None:
+            login = Client()
+            login.force_login(user)
+            sessions[role] = login.cookies[settings.SESSION_COOKIE_NAME].value
+    return Table({"person": (person_in, person_out), "area": (GRID_A, TOWN_B)}, make_user, users, sessions)
+
+
+@pytest.fixture(scope="module")
+def table(django_db_setup, django_db_blocker) -> Iterator[Table]:  # type: ignore[no-untyped-def]
+    """The area tree, the roles, a person inside and one outside, and one persona per role already logged in:
+    built once for the ~190 routes, in a transaction rolled back at the end of the module. Each route's test
+    runs in a savepoint inside it (``db``), each persona's requests in a savepoint inside that, all rolled back,
+    so no route and no persona sees what another one did."""
+    from pingan.geo.queries import reset_index
+
+    yield from rolled_back(django_db_blocker, _build_table)
+    reset_index()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _openapi_schema_built_once() -> Iterator[None]:
+    """The OpenAPI schema does not depend on who asks (and takes ~0.5 s to build): the first request of the
+    ``api:openapi-json`` row builds it for real, the other personas' requests (each still going through the
+    middleware, the view and its access check) get the same schema."""
+    from pingan.api import api
+
+    built: dict[object, object] = {}
+    original = api.get_openapi_schema
+
+    def once(*, path_prefix: str | None = None, path_params: dict[str, object] | None = None) -> object:
+        key = (path_prefix, tuple(sorted((path_params or {}).items())))
+        if key not in built:
+            built[key] = original(path_prefix=path_prefix, path_params=path_params)
+        return built[key]
+
+    api.get_openapi_schema = once  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del api.get_openapi_schema
 
 
 def persona(make_user, role: str):  # type: ignore[no-untyped-def]
@@ -195,15 +255,18 @@ for _app in ("events", "fieldwork", "dashboard", "tracking", "corrections"):
         ROW_MODULES.append(_module)
 
 @pytest.mark.parametrize("name", sorted(TABLE))
-def test_route_answers_as_written(name: str, world, make_user, client) -> None:  # type: ignore[no-untyped-def]
+def test_route_answers_as_written(name: str, table: Table, db, client) -> None:  # type: ignore[no-untyped-def]
     """One route, every persona; each persona's requests run in a savepoint that is rolled back, so a
     successful write by one persona never changes what the next one finds."""
     from django.core.cache import cache
     from django.db import transaction
 
-    objects = _objects(TABLE[name].get("kind"), world, make_user)  # the same objects for every persona
+    from pingan.geo.queries import reset_index
+
+    reset_index()  # as a fresh tree would: no index cached from another route
+    objects = _objects(TABLE[name].get("kind"), table.world, table.make_user)  # the same objects for every persona
     failures = [
-        message for role in ROLES if (message := _check(name, role, objects, make_user, client, transaction, cache))
+        message for role in ROLES if (message := _check(name, role, objects, table, client, transaction, cache))
     ]
     assert not failures, "\n".join(failures)
 
@@ -222,18 +285,21 @@ def _objects(kind, world, make_user) -> tuple[object, object]:  # type: ignore[n
     return (None, None)
 
 
-def _check(name, role, objects, make_user, client, transaction, cache) -> str:  # type: ignore[no-untyped-def]
+def _check(name, role, objects, table, client, transaction, cache) -> str:  # type: ignore[no-untyped-def]
     import json
+    from http.cookies import SimpleCookie
+
+    from django.conf import settings
 
     spec = TABLE[name]
     kind = spec.get("kind")
-    client.logout()
+    client.cookies = SimpleCookie()  # as after a logout: no cookie of the previous persona
+    if role in table.sessions:  # logged in (the session row was made once, outside every savepoint)
+        client.cookies[settings.SESSION_COOKIE_NAME] = table.sessions[role]
     cache.clear()  # rate-limit and throttling counters
     with transaction.atomic():
         try:
-            user = persona(make_user, role)
-            if user is not None:
-                client.force_login(user)
+            user = table.users[role]
             expected_in, expected_out = spec["cells"][role]  # type: ignore[index]
             for side, (obj, expected) in enumerate(((objects[0], expected_in), (objects[1], expected_out))):
                 if role == "anonymous" and kind == "own_token" and obj == "mine":

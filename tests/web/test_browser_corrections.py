@@ -17,6 +17,7 @@ import pytest
 from django.utils import timezone
 
 from pingan.core import clock
+from pingan.corrections import followcode
 from tests.conftest import GRID_A, TOWN_A, Personas
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 
@@ -25,6 +26,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 HERE = (120.32, 30.85)          # the checkpoint in grid A
 FAR = (120.95, 31.30)           # another checkpoint, some 80 km away
 ANSWERED = "#scan-result[data-valid=true], #scan-result[data-valid=false]"
+RENEW_WITHIN = 5                # seconds between the phone's first code and the end of its window
 
 
 class OffsetClock(clock.Clock):
@@ -107,6 +109,10 @@ def test_phone_code_typed_at_a_checkpoint(browser: Any, live_server: Any, subjec
     gate_1 = _scanner(_open_as(browser, live_server, "gate_1", errors, at=HERE), live_server)
     gate_2 = _scanner(_open_as(browser, live_server, "gate_2", errors, at=FAR), live_server)
     phone = _open_as(browser, live_server, "rx_subject", errors)
+    # The server's clock moved on (forward only) to RENEW_WITHIN seconds before its window ends, so that the page's
+    # own renewal below comes after a few seconds and not after up to a whole window (30 s) of waiting.
+    to_end = followcode.period() - (clock.now().timestamp() % followcode.period())
+    moved.offset += dt.timedelta(seconds=(to_end - RENEW_WITHIN) % followcode.period())
     phone.goto(f"{live_server.url}/corrections/me/")
     card = phone.wait_for_selector("#follow-code svg")
     assert card is not None
@@ -132,7 +138,7 @@ def test_phone_code_typed_at_a_checkpoint(browser: Any, live_server: Any, subjec
     assert phone.query_selector("#follow-code svg") is not None
 
     # two windows later (server time) the first code has expired
-    moved.offset = dt.timedelta(seconds=90)
+    moved.offset += dt.timedelta(seconds=90)
     gate_1.reload()
     gate_1.wait_for_selector("#position-status[data-state=ok]")
     _type(gate_1, short)
