@@ -391,18 +391,14 @@ MONITORING = (perms.MANAGE_SUBJECT.code, perms.APPROVE_MONITORING.code)  # who m
 
 
 def _parse_moment(raw: str, field: str) -> dt.datetime:
-    """A datetime-local value (Asia/Shanghai wall time) as an aware UTC datetime."""
+    """A required datetime-local value (Asia/Shanghai wall time) as an aware UTC datetime."""
     from pingan.core.errors import ValidationFailed
 
-    raw = (raw or "").strip()
-    if not raw:
+    if not (raw or "").strip():
         raise ValidationFailed("required", f"{field} is required", field=field)
-    try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise ValidationFailed("invalid_datetime", "not a date and time", field=field) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=SHANGHAI)
+    moment = _moment(raw)
+    if moment is None:
+        raise ValidationFailed("invalid_datetime", "not a date and time", field=field)
     return moment.astimezone(dt.UTC)
 
 
@@ -794,21 +790,14 @@ def _moment(value: str) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
 
 
-def _number(value: str) -> float | None:
-    try:
-        return float(value) if value.strip() else None
-    except ValueError:
-        return None
-
-
 def _leave_input(post: Any) -> actions.LeaveInput | None:
     starts_at, ends_at = _moment(post.get("starts_at", "")), _moment(post.get("ends_at", ""))
     if starts_at is None or ends_at is None:
         return None
     return actions.LeaveInput(destination=post.get("destination", ""), starts_at=starts_at, ends_at=ends_at,
-                              reason=post.get("reason", ""), dest_lon=_number(post.get("dest_lon", "")),
-                              dest_lat=_number(post.get("dest_lat", "")),
-                              radius_km=_number(post.get("radius_km", "")) or 10.0)
+                              reason=post.get("reason", ""), dest_lon=_float(post.get("dest_lon", "")),
+                              dest_lat=_float(post.get("dest_lat", "")),
+                              radius_km=_float(post.get("radius_km", "")) or 10.0)
 
 
 def _create_leave(request: HttpRequest, subject: Subject) -> bool:
