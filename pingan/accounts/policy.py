@@ -11,7 +11,7 @@ disagree. No view or endpoint filters by hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -217,43 +217,52 @@ def _live_grants(perm: str, model: type[models.Model]) -> QuerySet[Any]:
 
 def holders(perm: str, obj: models.Model) -> list[Any]:
     """The active users who hold ``perm`` through a role and may use it on ``obj``, by id: whom to notify of
-    an alert, whom to offer as approvers. The same decision as :func:`can` for each candidate, in a fixed
-    number of queries however many there are: the candidates' assignments, their grants, then one query over
-    ``obj``'s row with a conditional count per candidate (joins in such conditions are outer joins, so one
-    candidate's condition never hides the row from another's)."""
+    an alert, whom to offer as approvers (:func:`holders_many` for one object)."""
+    return holders_many(perm, [obj])[obj.pk]
+
+
+def holders_many(perm: str, objs: Sequence[models.Model]) -> dict[Any, list[Any]]:
+    """:func:`holders` for several objects of one model at once, by the objects' pks. The same decision as
+    :func:`can` for each candidate and object, in a fixed number of queries however many there are of
+    either: the candidates' assignments, their grants, then one query over the objects' rows with a
+    conditional count per candidate (joins in such conditions are outer joins, so one candidate's condition
+    never hides a row from another's)."""
     from django.db.models import Count
 
     from pingan.accounts.models import Role, RoleAssignment
 
+    out: dict[Any, list[Any]] = {obj.pk: [] for obj in objs}
     roles = [r.pk for r in Role.objects.all() if perm in (r.permissions or [])]
-    if not roles:
-        return []
+    if not objs or not roles:
+        return out
     chosen = RoleAssignment.objects.filter(is_active=True, role_id__in=roles, user__is_active=True).values("user_id")
     users: dict[int, Any] = {}
     for a in (RoleAssignment.objects.filter(is_active=True, user_id__in=chosen)
               .select_related("user", "role", "area").order_by("user_id", "pk")):
         user = users.setdefault(a.user_id, a.user)
         user.__dict__.setdefault("_pingan_reaches", []).append(_reach(a))
-    model = type(obj)
+    model = type(objs[0])
     granted: dict[int, list[str]] = {pk: [] for pk in users}
     for user_id, object_id in _live_grants(perm, model).filter(user_id__in=list(users)).values_list("user_id", "object_id"):
         granted[user_id].append(object_id)
     for pk, user in users.items():
         user._pingan_grants = {(perm, model): granted[pk]}
-    allowed: list[Any] = []
     counts: dict[str, Any] = {}
     for pk, user in sorted(users.items()):
         q = scope_q(user, perm, model)
         if q is None:
             continue
         if not q:
-            allowed.append(user)
+            for found in out.values():
+                found.append(user)
         else:
             counts[f"u{pk}"] = Count("pk", filter=q)
     if counts:
-        row = model._default_manager.filter(pk=obj.pk).aggregate(**counts)
-        allowed += [users[int(key[1:])] for key, n in row.items() if n]
-    return sorted(allowed, key=lambda u: u.pk)
+        rows = model._default_manager.filter(pk__in=list(out)).values("pk").annotate(**counts).order_by()
+        for row in rows:
+            found = out[row.pop("pk")]
+            found += [users[int(key[1:])] for key, n in row.items() if n]
+    return {pk: sorted(found, key=lambda u: u.pk) for pk, found in out.items()}
 
 
 def restrict(user: Any, perm: str, queryset: QuerySet[M]) -> QuerySet[M]:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import shapely
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -329,12 +329,16 @@ def deactivate_zone(actor: Actor, zone: Zone) -> Zone:
 # --- alerts -----------------------------------------------------------------------------------
 
 
-def _next_number(now: dt.datetime) -> str:
+def _next_numbers(now: dt.datetime, n: int) -> list[str]:
+    """``n`` new alert numbers of the day (Asia/Shanghai), TA-YYYYMMDD-NNNNNN, in one upsert."""
     day = now.astimezone(SHANGHAI).date()
-    AlertSequence.objects.get_or_create(day=day)
-    AlertSequence.objects.filter(day=day).update(last=F("last") + 1)
-    last = AlertSequence.objects.filter(day=day).values_list("last", flat=True).get()
-    return f"TA-{day:%Y%m%d}-{last:06d}"
+    table = connection.ops.quote_name(AlertSequence._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(f"INSERT INTO {table} (day, last) VALUES (%s, %s) ON CONFLICT (day) "  # noqa: S608 (the model's name)
+                    f"DO UPDATE SET last = {table}.last + excluded.last RETURNING last",
+                    [connection.ops.adapt_datefield_value(day), n])
+        last = int(cur.fetchone()[0])
+    return [f"TA-{day:%Y%m%d}-{k:06d}" for k in range(last - n + 1, last + 1)]
 
 
 def verify_minutes(target: Target) -> int:
@@ -342,60 +346,78 @@ def verify_minutes(target: Target) -> int:
 
 
 def open_alert(effect: eng.Effect, now: dt.datetime, fixes: Mapping[int, Any] | None = None) -> Alert:
-    """A new alert from a ``raise`` effect (called by the pipeline inside its transaction); ``fixes`` are the
-    batch's fixes by id (anything with ``lon`` and ``lat``)."""
+    """A new alert from a ``raise`` effect (:func:`open_alerts` for one)."""
+    return open_alerts([effect], now, fixes)[0]
+
+
+def open_alerts(effects: Sequence[eng.Effect], now: dt.datetime, fixes: Mapping[int, Any] | None = None) -> list[Alert]:
+    """New alerts from ``raise`` effects, one each (called by the pipeline inside its batch's transaction, for
+    effects of distinct target × rule × zone); ``fixes`` are the batch's fixes by id (anything with ``lon``
+    and ``lat``). However many: one query for the targets, one for the places, one for the numbers, one
+    insert each for the alerts and their "raised" steps, one audit append and one notification pass after
+    the commit."""
     from pingan.geo.queries import locate
 
-    target = Target.objects.select_related("area").get(pk=effect.target)
+    if not effects:
+        return []
     fixes = fixes or {}
-    refs = list(effect.refs)
-    here = next((fixes[r] for r in reversed(refs) if r in fixes), None)
-    lon = here.lon if here is not None else effect.detail.get("lon")
-    lat = here.lat if here is not None else effect.detail.get("lat")
-    if lon is None and refs:
-        last = Fix.objects.filter(pk=refs[-1]).values("lon", "lat").first()
-        lon, lat = (last["lon"], last["lat"]) if last else (None, None)
-    place = None
-    if lon is not None and lat is not None:
-        found = locate(lon, lat)
-        code = found and (found.microgrid or found.grid or found.village or found.town or found.district)
-        place = Area.objects.filter(code=code).first() if code else None
-    at = dt.datetime.fromtimestamp(effect.t, tz=dt.UTC)
-    since = effect.detail.get("since")
-    first_at = dt.datetime.fromtimestamp(since, tz=dt.UTC) if isinstance(since, int | float) else at
-    alert = Alert.objects.create(
-        number=_next_number(now), target=target, rule=effect.rule, zone_id=effect.zone, zone_key=effect.zone or 0,
-        severity=effect.severity if effect.severity in Severity.values else Severity.ALARM,
-        first_fix_id=refs[0] if refs else None, last_fix_id=refs[-1] if refs else None, first_at=first_at, last_at=at,
-        lon=lon, lat=lat, place=place, evidence=refs[:100], evidence_count=len(refs),
-        detail={k: v for k, v in effect.detail.items() if isinstance(v, str | int | float | bool | None)},
-        raised_at=now, verify_by=now + dt.timedelta(minutes=verify_minutes(target)))
-    AlertStep.objects.create(alert=alert, action="raised", from_state="", to_state=AlertState.OPEN, actor_name="system",
-                             at=now, data={"rule": effect.rule, "zone": effect.zone, "fixes": len(refs)})
-    for hook in list(_opened_hooks):
-        hook(alert)
-    audit.record("system", "pingan.alert.raised", alert,
-                 changes={"rule": effect.rule, "zone": effect.zone, "target": target.pk, "severity": alert.severity})
-    transaction.on_commit(lambda: _notify(alert.pk, "alert.raised"))
-    return alert
+    targets = Target.objects.in_bulk({e.target for e in effects})
+    positions: list[tuple[float | None, float | None]] = []
+    for effect in effects:
+        here = next((fixes[r] for r in reversed(effect.refs) if r in fixes), None)
+        positions.append((here.lon, here.lat) if here is not None else (effect.detail.get("lon"), effect.detail.get("lat")))
+    unplaced = {e.refs[-1] for e, (lon, _lat) in zip(effects, positions, strict=True) if lon is None and e.refs}
+    stored = {pk: (lon, lat) for pk, lon, lat in Fix.objects.filter(pk__in=unplaced).values_list("pk", "lon", "lat")}
+    codes: list[str | None] = []
+    for k, effect in enumerate(effects):
+        lon, lat = positions[k]
+        if lon is None and effect.refs:
+            lon, lat = positions[k] = stored.get(effect.refs[-1], (None, None))
+        found = locate(lon, lat) if lon is not None and lat is not None else None
+        codes.append(found and (found.microgrid or found.grid or found.village or found.town or found.district))
+    places = Area.objects.in_bulk({c for c in codes if c}, field_name="code")
+    numbers = _next_numbers(now, len(effects))
+    alerts = []
+    for effect, (lon, lat), code, number in zip(effects, positions, codes, numbers, strict=True):
+        refs = list(effect.refs)
+        at = dt.datetime.fromtimestamp(effect.t, tz=dt.UTC)
+        since = effect.detail.get("since")
+        target = targets[effect.target]
+        alerts.append(Alert(
+            number=number, target=target, rule=effect.rule, zone_id=effect.zone, zone_key=effect.zone or 0,
+            severity=effect.severity if effect.severity in Severity.values else Severity.ALARM,
+            first_fix_id=refs[0] if refs else None, last_fix_id=refs[-1] if refs else None,
+            first_at=dt.datetime.fromtimestamp(since, tz=dt.UTC) if isinstance(since, int | float) else at, last_at=at,
+            lon=lon, lat=lat, place=places.get(code) if code else None, evidence=refs[:100], evidence_count=len(refs),
+            detail={k: v for k, v in effect.detail.items() if isinstance(v, str | int | float | bool | None)},
+            raised_at=now, verify_by=now + dt.timedelta(minutes=verify_minutes(target))))
+    Alert.objects.bulk_create(alerts)
+    AlertStep.objects.bulk_create([
+        AlertStep(alert=alert, action="raised", from_state="", to_state=AlertState.OPEN, actor_name="system", at=now,
+                  data={"rule": effect.rule, "zone": effect.zone, "fixes": len(effect.refs)})
+        for alert, effect in zip(alerts, effects, strict=True)])
+    for alert in alerts:
+        for hook in list(_opened_hooks):
+            hook(alert)
+    audit.record_many([audit.Pending("system", "pingan.alert.raised", alert, changes={
+        "rule": alert.rule, "zone": alert.zone_id, "target": alert.target_id, "severity": alert.severity})
+        for alert in alerts])
+    ids = [alert.pk for alert in alerts]
+    transaction.on_commit(lambda: _notify(ids, "alert.raised"))
+    return alerts
 
 
-def responders(alert: Alert) -> list[User]:
-    """Who must hear of an alert: the users who may handle it (the policy decides, for each candidate)."""
-    return policy.holders(perms.HANDLE_ALERT.code, alert)
+def _notify(alert_ids: Sequence[int], kind: str) -> None:
+    """Tell the users who may handle the alerts (the policy decides, for each alert and candidate)."""
+    from pingan.events.notify import notify_many
 
-
-def _notify(alert_id: int, kind: str) -> None:
-    from pingan.events.notify import notify
-
-    alert = Alert.objects.select_related("target", "zone").filter(pk=alert_id).first()
-    if alert is None:
+    alerts = list(Alert.objects.select_related("target", "zone").filter(pk__in=alert_ids).order_by("pk"))
+    if not alerts:
         return
-    label = RULE_LABELS.get(alert.rule, alert.rule)
-    text = _("Alert {number}: {target} {what}{zone}").format(
-        number=alert.number, target=alert.target.label, what=label,
-        zone=f" — {alert.zone.name}" if alert.zone else "")
-    notify(None, kind, text, responders(alert))
+    responders = policy.holders_many(perms.HANDLE_ALERT.code, alerts)
+    notify_many([(None, kind, _("Alert {number}: {target} {what}{zone}").format(
+        number=alert.number, target=alert.target.label, what=RULE_LABELS.get(alert.rule, alert.rule),
+        zone=f" — {alert.zone.name}" if alert.zone else ""), responders[alert.pk]) for alert in alerts])
 
 
 def _step(actor: Actor, alert: Alert, action: str, *, to_state: str, version: int | None, fields: dict[str, Any] | None = None,
@@ -504,5 +526,5 @@ def mark_late(alert_id: int, now: dt.datetime) -> bool:
         AlertStep.objects.create(alert=alert, action="late", from_state=alert.state, to_state=alert.state,
                                  actor_name="system", at=now)
         audit.record("system", "pingan.alert.late", alert, changes={"verify_by": alert.verify_by.isoformat()})
-        transaction.on_commit(lambda: _notify(alert_id, "alert.late"))
+        transaction.on_commit(lambda: _notify([alert_id], "alert.late"))
     return True

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gc
 import hashlib
 import hmac
 import json
@@ -60,6 +61,7 @@ DOORS = ("http", "mqtt", "stream", "checkin", "scan", "phone", "phonecheck", "ca
 EVIDENCE_HEAD = 20   # an alert keeps its first fixes …
 EVIDENCE_TAIL = 80   # … and its newest ones as evidence (the count keeps growing)
 FIX_TYPES = {c.value for c in FixType}
+DEVICE_SEEN_STEP = dt.timedelta(seconds=60)  # how stale a device's last_seen_at may get
 
 
 # --- device keys and signatures --------------------------------------------------------------
@@ -360,8 +362,15 @@ def current_engine(*, force: bool = False) -> eng.Engine:
         _zones_checked = moment
         seen = _zone_fingerprint()
         if _engine is None or force or seen != _zones_seen:
+            replacing = _engine is not None
+            gc.unfreeze()
             _engine = eng.Engine(zones=zone_specs(), config=eng.EngineConfig())
             _zones_seen = seen
+            if replacing:
+                gc.collect()  # what the engine replaced left in cycles, before the rest is frozen again
+            # The zone index is millions of long-lived objects: out of the collector's sight, a batch's
+            # garbage collections stay short (a quarter of a province batch's time without this).
+            gc.freeze()
         return _engine
 
 
@@ -439,9 +448,11 @@ def ingest(clean: Sequence[CleanFix], *, source: str, now: dt.datetime | None = 
                 fixes = _store(clean, now, result, source)
                 result.accepted = len(fixes)
                 if fixes:
-                    _evaluate(engine, fixes, now, result)
+                    # The positions first: evaluating may append to the audit chain (alerts), whose lock is
+                    # then held to the commit, so what follows it is kept short.
                     _latest(fixes)
                     _touch_devices(fixes, now)
+                    _evaluate(engine, fixes, now, result)
                 if fixes or result.duplicates:
                     devices = sorted({f.device.uid for f in clean})
                     audit.record(actor, "pingan.tracking.fixes_ingested", object_type="tracking.fix",
@@ -495,6 +506,17 @@ def _chunks(rows: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield rows[start:start + size]
 
 
+def _binary_cursor() -> Any:
+    """On PostgreSQL, a cursor that binds parameters on the server in binary (psycopg's ``Cursor``, where
+    Django's is a ``ClientCursor`` quoting every value into the SQL text: for a batch's arrays, most of the
+    statement's time), and prepares a statement it runs often. Wrapped as Django wraps its cursors, so query
+    logging and execute wrappers see it."""
+    import psycopg
+
+    connection.ensure_connection()
+    return connection._prepare_cursor(psycopg.Cursor(connection.connection))  # type: ignore[attr-defined]
+
+
 def insert_rows(table: str, columns: Sequence[str], pg_types: Sequence[str], rows: Sequence[Sequence[Any]],
                 tail: str = "", *, alias: str = "") -> list[tuple[Any, ...]]:
     """``INSERT INTO table (columns) … tail`` for many rows at once, returning what ``tail``'s ``RETURNING``
@@ -505,11 +527,12 @@ def insert_rows(table: str, columns: Sequence[str], pg_types: Sequence[str], row
         return []
     into = f"INSERT INTO {connection.ops.quote_name(table)}{f' AS {alias}' if alias else ''} ({', '.join(columns)})"
     out: list[tuple[Any, ...]] = []
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            arrays = [list(column) for column in zip(*rows, strict=True)]
-            cur.execute(f"{into} SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in pg_types)}) {tail}", arrays)  # noqa: S608
+    if connection.vendor == "postgresql":
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        with _binary_cursor() as cur:
+            cur.execute(f"{into} SELECT * FROM unnest({', '.join(f'%b::{t}[]' for t in pg_types)}) {tail}", arrays)  # noqa: S608
             return list(cur.fetchall()) if "RETURNING" in tail else []
+    with connection.cursor() as cur:
         placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for chunk in _chunks(rows, _ROWS_PER_INSERT):
             cur.execute(f"{into} VALUES {', '.join([placeholder] * len(chunk))} {tail}",  # noqa: S608
@@ -665,38 +688,54 @@ def apply_effects(effects: Iterable[eng.Effect], now: dt.datetime, fixes: Mappin
         if connection.vendor == "postgresql":
             rows = rows.select_for_update()
         active_of = {(a.target_id, a.rule, a.zone_key): a for a in rows.order_by("id")}
+    # New alerts are opened together (actions.open_alerts); an effect on an alert still waiting to be opened
+    # (a raise and its evidence in one batch) opens the waiting ones first.
+    waiting: dict[tuple[int, str, int], eng.Effect] = {}
+
+    def open_waiting() -> None:
+        for alert in actions.open_alerts(list(waiting.values()), now, fixes):
+            active_of[(alert.target_id, alert.rule, alert.zone_key)] = alert
+            opened.append(alert.pk)
+        waiting.clear()
+
+    changed: dict[int, Alert] = {}  # alerts with new evidence or re-armed: one update for all at the end
+    cleared: list[AlertStep] = []
     for effect in effects:
         key = (effect.target, effect.rule, effect.zone or 0)
+        if key in waiting:
+            open_waiting()
         active = active_of.get(key)
         if effect.kind == "raise" and active is None:
-            alert = actions.open_alert(effect, now, fixes)
-            active_of[key] = alert
-            opened.append(alert.pk)
+            waiting[key] = effect
         elif effect.kind in ("raise", "evidence") and active is not None:
-            _add_evidence(active, effect)
+            if _add_evidence(active, effect):
+                changed[active.pk] = active
         elif effect.kind == "clear" and active is not None and not active.rearmed:
             active.rearmed = True
-            active.save(update_fields=["rearmed"])
-            AlertStep.objects.create(alert=active, action="cleared", from_state=active.state, to_state=active.state,
-                                     actor_name="system", at=now, note="", data={"t": effect.t})
+            changed[active.pk] = active
+            cleared.append(AlertStep(alert=active, action="cleared", from_state=active.state, to_state=active.state,
+                                     actor_name="system", at=now, note="", data={"t": effect.t}))
+    open_waiting()
+    if changed:
+        Alert.objects.bulk_update(list(changed.values()), ["evidence", "evidence_count", "last_at", "last_fix_id", "rearmed"])
+    AlertStep.objects.bulk_create(cleared)
     return opened
 
 
-def _add_evidence(alert: Alert, effect: eng.Effect) -> None:
+def _add_evidence(alert: Alert, effect: eng.Effect) -> bool:
+    """Add the effect's fixes to the alert's evidence (in memory; the caller saves); False if none were new."""
     refs = [r for r in effect.refs if r not in alert.evidence[-EVIDENCE_TAIL:]]
     if not refs:
-        return
+        return False
     evidence = alert.evidence + refs
     if len(evidence) > EVIDENCE_HEAD + EVIDENCE_TAIL:
         evidence = evidence[:EVIDENCE_HEAD] + evidence[-EVIDENCE_TAIL:]
     alert.evidence = evidence
     alert.evidence_count += len(refs)
     moment = dt.datetime.fromtimestamp(effect.t, tz=dt.UTC)
-    fields = ["evidence", "evidence_count"]
     if moment >= alert.last_at:
         alert.last_at, alert.last_fix_id = moment, refs[-1]
-        fields += ["last_at", "last_fix_id"]
-    alert.save(update_fields=fields)
+    return True
 
 
 def _latest(fixes: Sequence[tuple[Stored, CleanFix]]) -> None:
@@ -719,10 +758,14 @@ def _latest(fixes: Sequence[tuple[Stored, CleanFix]]) -> None:
 
 
 def _touch_devices(fixes: Sequence[tuple[Stored, CleanFix]], now: dt.datetime) -> None:
+    """The devices' ``last_seen_at``, to the minute: a device seen less than ``DEVICE_SEEN_STEP`` ago keeps its
+    row (no new row version for every batch of a device sending every few seconds)."""
     where, params = among("id", sorted({row.device.pk for _fix, row in fixes}))
+    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cur:
-        cur.execute(f"UPDATE {connection.ops.quote_name(Device._meta.db_table)} SET last_seen_at = %s WHERE {where}",  # noqa: S608
-                    [connection.ops.adapt_datetimefield_value(now), *params])
+        cur.execute(f"UPDATE {connection.ops.quote_name(Device._meta.db_table)} SET last_seen_at = %s "  # noqa: S608
+                    f"WHERE {where} AND (last_seen_at IS NULL OR last_seen_at < %s)",
+                    [adapt(now), *params, adapt(now - DEVICE_SEEN_STEP)])
 
 
 # --- the periodic side: schedules, lost contact, re-arming --------------------------------------
