@@ -46,6 +46,7 @@ MAX_BUCKETS = 400
 # the dashboard's name → the name in pingan.fieldwork.figures.counts()
 FIELDWORK_KEYS = {"visits": "visits", "places_inspected": "places_checked", "joint_actions": "joint_enforcements"}
 ROLLUP_LEVELS = ("district", "town", "village")
+EXTRA_IDS_MAX = 5000  # events reached only through a scope's other terms, listed by id up to this many
 
 
 @dataclass(frozen=True)
@@ -259,9 +260,21 @@ def _counts(user: Any, filters: Filters) -> tuple[Counts, Any, str]:
     counts = _rollup_counts(user, plan.table, filters, filters.first, min(filters.last, through))
     counts.add_tally(rollup.tally(events, through + dt.timedelta(days=1), filters.last, by_area=False, narrow=visible))
     if plan.rest is not None and plan.area is not None:
-        # events the scope reaches only through its other terms, before the days counted live above
-        extra = events.filter(plan.rest).exclude(plan.area)
-        counts.add_tally(rollup.tally(extra, filters.first, min(filters.last, through), by_area=False, narrow=visible))
+        # Events the scope reaches only through its other terms (an organisation's tasks, what the user
+        # reported), before the days counted live above. Each term is looked up on its own index first
+        # (typically a few hundred events, often none), so the range's events are never scanned against
+        # the terms or joined to their tasks; each event counts once.
+        reached: set[int] = set()
+        for term in plan.rest.children:
+            reached.update(Event.objects.filter(term).values_list("pk", flat=True)[:EXTRA_IDS_MAX + 1])
+        if len(reached) > EXTRA_IDS_MAX:  # too many to list: the same as subqueries
+            extra = events.filter(Q(*[Q(pk__in=Event.objects.filter(term).values("pk")) for term in plan.rest.children],
+                                    _connector=Q.OR))
+        else:
+            extra = events.filter(pk__in=sorted(reached))
+        if reached:
+            counts.add_tally(rollup.tally(extra.exclude(plan.area), filters.first, min(filters.last, through),
+                                          by_area=False))
     return counts, visible, "rollup"
 
 
