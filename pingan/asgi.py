@@ -36,3 +36,7 @@ def _application() -> Any:
 
 
 application = _application()
+
+from pingan.core import memory  # noqa: E402 (Django is set up above)
+
+memory.keep()  # what start-up built lives as long as the process

@@ -148,12 +148,35 @@ def _path(prefix: str, suffix: str) -> str:
     return f"{prefix}__{suffix}" if prefix else suffix
 
 
-def _reach_q(reach: Reach, spec: ScopeSpec, user: Any, scoped: bool) -> Q | None:
+def _multi_valued(model: type[models.Model], path: str) -> bool:
+    """Whether ``path`` from ``model`` crosses a relation that can match several rows (a reverse foreign key,
+    a many-to-many)."""
+    for name in path.split("__"):
+        field = model._meta.get_field(name)
+        if field.one_to_many or field.many_to_many:
+            return True
+        if field.related_model is None:
+            return False
+        model = field.related_model
+    return False
+
+
+def _via(model: type[models.Model], path: str, lookup: str, value: Any) -> Q:
+    """``path__lookup=value``; across a relation that can match several rows, as ``pk IN (subquery)``: the
+    outer query gets no join, hence no duplicate rows to remove with DISTINCT (which sorts every row the
+    filter keeps, before any LIMIT)."""
+    q = Q(**{_path(path, lookup): value})
+    if path and _multi_valued(model, path):
+        return Q(pk__in=model._default_manager.filter(q).values("pk"))
+    return q
+
+
+def _reach_q(reach: Reach, spec: ScopeSpec, model: type[models.Model], user: Any, scoped: bool) -> Q | None:
     if not scoped or reach.scope == "district":
         return Q()
     org_q = None
     if reach.scope in ("organisation", "area") and reach.organisation_id is not None and spec.org_path is not None:
-        org_q = Q(**{_path(spec.org_path, "pk") if spec.org_path else "pk": reach.organisation_id})
+        org_q = _via(model, spec.org_path, "pk", reach.organisation_id)
     if reach.scope == "area" and reach.area_code is not None and spec.area_path is not None:
         area_q = Q(**{_path(spec.area_path, "code__startswith"): reach.area_code})
         # An area role also reaches what is handed to its own organisation (a department's tasks).
@@ -172,7 +195,8 @@ def scope_q(user: Any, perm: str, model: type[models.Model]) -> Q | None:
     if getattr(user, "is_superuser", False) and user.is_active:
         return Q()
     parts = [
-        q for r in reaches(user) if perm in r.permissions if (q := _reach_q(r, spec, user, definition.scoped)) is not None
+        q for r in reaches(user) if perm in r.permissions
+        if (q := _reach_q(r, spec, model, user, definition.scoped)) is not None
     ]
     combined: Q | None = None
     for q in parts:
@@ -270,7 +294,20 @@ def restrict(user: Any, perm: str, queryset: QuerySet[M]) -> QuerySet[M]:
     q = scope_q(user, perm, queryset.model)
     if q is None:
         return queryset.none()
-    return queryset.filter(q).distinct() if q else queryset
+    if not q:
+        return queryset
+    narrowed = queryset.filter(q)
+    return narrowed.distinct() if _joins_several(narrowed) else narrowed
+
+
+def _joins_several(queryset: QuerySet[Any]) -> bool:
+    """Whether the query joins a relation that can repeat its rows (what a registered restriction may add;
+    the scope's own terms never do, see :func:`_via`)."""
+    for join in queryset.query.alias_map.values():
+        field = getattr(join, "join_field", None)
+        if field is not None and (getattr(field, "one_to_many", False) or getattr(field, "many_to_many", False)):
+            return True
+    return False
 
 
 def can(user: Any, perm: str, obj: models.Model | None = None) -> bool:

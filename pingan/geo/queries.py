@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 
 from pingan.accounts import permissions as p
 from pingan.accounts import policy
+from pingan.core import memory
 from pingan.geo.coords import to_wgs84, to_wgs84_array
 from pingan.geo.index import AreaIndex, AreaShape, LocateResult
 from pingan.geo.models import Area, GeoState
@@ -45,7 +46,9 @@ def current_index() -> AreaIndex:
             return _index
         version = tree_version()
         if _index is None or _index.version != version:
+            replacing = _index is not None
             _index = AreaIndex(load_shapes(), version=version)
+            memory.keep(replacing=replacing)
         _checked_at = now
         return _index
 

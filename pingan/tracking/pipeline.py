@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import gc
 import hashlib
 import hmac
 import json
@@ -34,7 +33,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, F, Max
 from django.utils import timezone
 
-from pingan.core import audit, clock
+from pingan.core import audit, clock, memory
 from pingan.core.errors import ValidationFailed
 from pingan.geo.coords import CRS_NAMES, to_wgs84
 from pingan.tracking import engine as eng
@@ -363,14 +362,9 @@ def current_engine(*, force: bool = False) -> eng.Engine:
         seen = _zone_fingerprint()
         if _engine is None or force or seen != _zones_seen:
             replacing = _engine is not None
-            gc.unfreeze()
             _engine = eng.Engine(zones=zone_specs(), config=eng.EngineConfig())
             _zones_seen = seen
-            if replacing:
-                gc.collect()  # what the engine replaced left in cycles, before the rest is frozen again
-            # The zone index is millions of long-lived objects: out of the collector's sight, a batch's
-            # garbage collections stay short (a quarter of a province batch's time without this).
-            gc.freeze()
+            memory.keep(replacing=replacing)  # the zone index: millions of long-lived objects
         return _engine
 
 
