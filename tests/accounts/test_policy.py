@@ -148,3 +148,16 @@ def test_holders_decide_as_can_does_for_each_candidate_in_a_fixed_number_of_quer
         make_user("grid_worker", area=GRID_B)
     with django_assert_max_num_queries(6):
         assert len(policy.holders(p.VIEW_PERSON.code, people[1])) == 3 + 5
+
+
+def test_holders_many_answers_each_object_as_holders_does_in_the_same_queries(make_user, people, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    make_user("grid_worker", area=GRID_A)
+    make_user("grid_worker", area=GRID_B)
+    make_user("district_admin")
+    make_user("police_officer", area=TOWN_A)
+    one_by_one = {person.pk: [u.pk for u in policy.holders(p.VIEW_PERSON.code, person)] for person in people}
+    with django_assert_max_num_queries(6):
+        together = policy.holders_many(p.VIEW_PERSON.code, people)
+    assert {pk: [u.pk for u in users] for pk, users in together.items()} == one_by_one
+    assert len({tuple(v) for v in one_by_one.values()}) > 1  # the objects' holders differ: the test can fail
+    assert policy.holders_many(p.VIEW_PERSON.code, []) == {}

@@ -240,3 +240,23 @@ def test_bad_filters_are_refused_with_stable_codes(setup) -> None:  # type: igno
     with pytest.raises(NotFoundError):
         f.parse_filters(town="999999999")
     assert f.parse_filters(town=TOWN_A).town is not None
+
+
+def test_an_event_in_scope_with_several_tasks_is_listed_once_without_distinct(setup, clock, make_user) -> None:  # type: ignore[no-untyped-def]
+    """The scope's task term is a subquery, not a join: an event in the user's area with two tasks (one of them
+    the user's unit's) comes back once, and the list needs no DISTINCT (which sorts every row before a LIMIT)."""
+    from pingan.accounts.models import Organisation, OrgKind
+    from pingan.events import queries
+
+    helper = Organisation.objects.create(code="dept-y", name="市场监管局", kind=OrgKind.DEPARTMENT)
+    staff = make_user("department_staff", area=TOWN_B, organisation="dept-x")
+    here = actions.accept_event("system", report(IN_TOWN_B))
+    actions.dispatch_event("system", here, lead_unit=setup["department"], assisting_units=[helper])
+    away = actions.accept_event("system", report(IN_TOWN_A))
+    actions.dispatch_event("system", away, lead_unit=setup["department"], assisting_units=[helper])
+    report(IN_TOWN_A)  # neither in the area nor handled by dept-x
+    assert here.tasks.count() == 2
+    listed = policy.restrict(staff, "events.view_event", Event.objects.all())
+    assert sorted(listed.values_list("pk", flat=True)) == sorted([here.pk, away.pk])
+    assert "DISTINCT" not in str(listed.query)
+    assert sorted(e.pk for e in queries.inbox(staff, "to_handle")) == sorted([here.pk, away.pk])

@@ -198,3 +198,47 @@ def test_only_the_owning_module_switches_monitoring_or_moves_its_target(world) -
     moved = actions.update_target("test", subject, owner="vehicles", area=world.tree["330503101"], sealed=True)
     assert moved.area.code == "330503101" and moved.sealed
     assert AuditEntry.objects.filter(action="pingan.target.updated", object_id=str(subject.pk)).exists()
+
+
+def test_a_batch_opens_its_alerts_together_numbered_in_turn_and_notified_once_each(world, frozen, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    """Three targets enter the zone in one gateway batch: three alerts with consecutive numbers, each with its
+    raised step and audit entry, and, after the commit, one notification per alert for each responder."""
+    from pingan.events.models import Notification
+
+    others = []
+    for k in range(2):
+        target = actions.create_target("test", kind="person", label=f"李某{k}", area=world.target.area, monitored=True,
+                                       interval_s=600)
+        others.append(actions.register_device("test", target, uid=f"phone-10{k}")[0])
+    rows = [{**row, "device": uid} for uid in ("phone-001", "phone-100", "phone-101")
+            for row in world.fixes([NEAR, *inside(4)])]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = pipeline.submit(rows, source="test", gateway=True)
+    assert result.accepted == 15 and len(result.alerts) == 3
+    alerts = list(Alert.objects.order_by("pk"))
+    assert sorted(a.target_id for a in alerts) == sorted([world.target.pk, *(d.target_id for d in others)])
+    numbers = [int(a.number.rsplit("-", 1)[1]) for a in alerts]
+    assert numbers == list(range(numbers[0], numbers[0] + 3))
+    assert all(a.steps.filter(action="raised").count() == 1 for a in alerts)
+    raised = AuditEntry.objects.filter(action="pingan.alert.raised")
+    assert sorted(int(e.object_id) for e in raised) == [a.pk for a in alerts]
+    responders = {n.user_id for n in Notification.objects.filter(kind="alert.raised")}
+    assert world.admin.pk in responders and world.officer_b.pk not in responders
+    texts = list(Notification.objects.filter(kind="alert.raised", user=world.admin).values_list("text", flat=True))
+    assert len(texts) == 3
+    assert all(sum(a.number in text for text in texts) == 1 for a in alerts)
+
+
+def test_a_device_seen_within_the_minute_keeps_its_row(world, frozen) -> None:  # type: ignore[no-untyped-def]
+    world.send(world.fixes([FAR_AWAY]))
+    world.device.refresh_from_db()
+    first = world.device.last_seen_at
+    assert first == frozen.current
+    frozen.advance(seconds=30)
+    world.send(world.fixes([FAR_AWAY], start=START + dt.timedelta(minutes=5)))
+    world.device.refresh_from_db()
+    assert world.device.last_seen_at == first  # to the minute: not rewritten
+    frozen.advance(seconds=40)
+    world.send(world.fixes([FAR_AWAY], start=START + dt.timedelta(minutes=10)))
+    world.device.refresh_from_db()
+    assert world.device.last_seen_at == frozen.current
