@@ -248,8 +248,12 @@ def _counts(user: Any, filters: Filters) -> tuple[Counts, Any, str]:
         return Counts(), lambda qs: qs.none(), "live"
 
     def visible(qs: QuerySet[Event]) -> QuerySet[Event]:
-        # ids, so that an event joined to several task rows counts once
-        return qs if not scope else Event.objects.filter(pk__in=policy.restrict(user, PERM, qs).values("pk"))
+        if not scope:
+            return qs
+        narrowed = policy.restrict(user, PERM, qs)
+        # A restriction that joins rows that can repeat makes restrict() add DISTINCT, which would come after
+        # the counts' GROUP BY: then by ids, so that each event counts once.
+        return Event.objects.filter(pk__in=narrowed.values("pk")) if narrowed.query.distinct else narrowed
 
     plan = _plan(scope)
     through = rollup.complete_through() if plan.table is not None else None
