@@ -32,7 +32,7 @@ from pingan.accounts import actions as account_actions
 from pingan.accounts import permissions as account_perms
 from pingan.accounts import policy
 from pingan.accounts.models import ObjectGrant, Organisation, OrgKind, Person, User
-from pingan.core import audit, clock, personal
+from pingan.core import audit, clock, counters, personal
 from pingan.core.errors import (
     ConflictError,
     NotFoundError,
@@ -226,10 +226,7 @@ def _district_of(area: Area) -> Area:
 
 def _next_number(now: dt.datetime) -> str:
     year = now.astimezone(SHANGHAI).year
-    SubjectSequence.objects.get_or_create(year=year)
-    SubjectSequence.objects.filter(year=year).update(last=F("last") + 1)
-    last = SubjectSequence.objects.filter(year=year).values_list("last", flat=True).get()
-    return f"JZ-{year}-{last:06d}"
+    return f"JZ-{year}-{counters.count_up(SubjectSequence, 'year', year):06d}"
 
 
 def _update_target(subject: Subject, **values: Any) -> None:

@@ -34,7 +34,7 @@ from django.utils.translation import gettext_lazy as _
 from pingan.accounts import policy
 from pingan.accounts.models import Organisation, OrgKind, Person, User
 from pingan.accounts.permissions import VIEW_PERSON
-from pingan.core import audit, clock, personal
+from pingan.core import audit, clock, counters, personal
 from pingan.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 from pingan.events import lookups, routing
 from pingan.events import permissions as perms
@@ -466,20 +466,10 @@ def _rate_limit(client_ip: str | None, phone: str) -> None:
 
 
 def _next_number(now: datetime) -> str:
-    """NX-YYYYMMDD-000123: per Asia/Shanghai day, in one statement that creates the day's counter or counts it
-    up and returns it. The counter row stays locked until commit (PostgreSQL: the row lock of the upsert;
-    SQLite: the one writer), so two concurrent reports never share a number; a rolled-back report gives its
-    number back unused, so none is ever given to two events."""
+    """NX-YYYYMMDD-000123: per Asia/Shanghai day (``counters.count_up``: the day's row stays locked until the
+    commit, so two concurrent reports never share a number, and a rolled-back report gives its number back)."""
     day = local_day(now)
-    table = connection.ops.quote_name(EventSequence._meta.db_table)
-    column, day_column = connection.ops.quote_name("last"), connection.ops.quote_name("day")
-    with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {table} ({day_column}, {column}) VALUES (%s, 1) "  # noqa: S608 (names from the model)
-            f"ON CONFLICT ({day_column}) DO UPDATE SET {column} = {table}.{column} + 1 RETURNING {column}",
-            [connection.ops.adapt_datefield_value(day)],
-        )
-        last = cur.fetchone()[0]
+    last = counters.count_up(EventSequence, "day", day)
     return f"NX-{day:%Y%m%d}-{last:06d}"
 
 

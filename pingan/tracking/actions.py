@@ -18,13 +18,13 @@ from zoneinfo import ZoneInfo
 
 import shapely
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
 from pingan.accounts import policy
 from pingan.accounts.models import Organisation, Person, User
-from pingan.core import audit, clock
+from pingan.core import audit, clock, counters
 from pingan.core.errors import ConflictError, PermissionDeniedError, ValidationFailed, clean_text
 from pingan.geo.coords import CRS_NAMES
 from pingan.geo.models import Area
@@ -332,12 +332,7 @@ def deactivate_zone(actor: Actor, zone: Zone) -> Zone:
 def _next_numbers(now: dt.datetime, n: int) -> list[str]:
     """``n`` new alert numbers of the day (Asia/Shanghai), TA-YYYYMMDD-NNNNNN, in one upsert."""
     day = now.astimezone(SHANGHAI).date()
-    table = connection.ops.quote_name(AlertSequence._meta.db_table)
-    with connection.cursor() as cur:
-        cur.execute(f"INSERT INTO {table} (day, last) VALUES (%s, %s) ON CONFLICT (day) "  # noqa: S608 (the model's name)
-                    f"DO UPDATE SET last = {table}.last + excluded.last RETURNING last",
-                    [connection.ops.adapt_datefield_value(day), n])
-        last = int(cur.fetchone()[0])
+    last = counters.count_up(AlertSequence, "day", day, n)
     return [f"TA-{day:%Y%m%d}-{k:06d}" for k in range(last - n + 1, last + 1)]
 
 
