@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -126,11 +127,11 @@ class RoutingRule(models.Model):
 
 
 class Event(models.Model):
-    number = models.CharField(_("number"), max_length=24, unique=True)
-    event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, verbose_name=_("type"))
+    number = models.CharField(_("number"), max_length=24)
+    event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, verbose_name=_("type"), db_index=False)
     source = models.CharField(_("source"), max_length=24, choices=Source.choices)
     priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
-    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.REPORTED, db_index=True)
+    state = models.CharField(_("state"), max_length=12, choices=State.choices, default=State.REPORTED)
     level = models.CharField(_("handling level"), max_length=12, choices=Level.choices, default=Level.WORKSTATION)
     title = models.CharField(_("title"), max_length=120)
     description = models.TextField(_("description"))
@@ -150,11 +151,13 @@ class Event(models.Model):
     microgrid = models.ForeignKey("geo.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     grid = models.ForeignKey("geo.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     village = models.ForeignKey("geo.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    town = models.ForeignKey("geo.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    town = models.ForeignKey("geo.Area", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             db_index=False)
     area = models.ForeignKey("geo.Area", on_delete=models.PROTECT, related_name="+", verbose_name=_("area"),
                              help_text=_("The finest area holding the event; the access policy scopes by it."))
     workstation = models.ForeignKey("accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="workstation_events", verbose_name=_("workstation"))
+                                    related_name="workstation_events", verbose_name=_("workstation"),
+                                    db_index=False)
 
     # routing and handling
     rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -165,17 +168,18 @@ class Event(models.Model):
     resolve_due = models.DateTimeField(_("resolve by"), null=True, blank=True)
     warn_at = models.DateTimeField(_("warn at"), null=True, blank=True)
     warned = models.BooleanField(_("warned (yellow)"), default=False)
-    overdue = models.BooleanField(_("overdue (red)"), default=False, db_index=True)
+    overdue = models.BooleanField(_("overdue (red)"), default=False)
     overdue_since = models.DateTimeField(null=True, blank=True)
 
     # supervision, parking, merging, repeats
-    supervised = models.BooleanField(_("supervised"), default=False, db_index=True)
+    supervised = models.BooleanField(_("supervised"), default=False)
     supervise_note = models.CharField(_("supervision note"), max_length=200, blank=True)
     supervise_due = models.DateTimeField(_("supervision deadline"), null=True, blank=True)
     parked_reason = models.CharField(_("reason parked"), max_length=200, blank=True)
     parked_until = models.DateField(_("review date"), null=True, blank=True)
     parked_from_state = models.CharField(max_length=12, blank=True)
-    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates")
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates",
+                                    db_index=False)
     repeat_count = models.PositiveIntegerField(_("repeat reports"), default=0)
     reopened_count = models.PositiveIntegerField(_("times reopened"), default=0)
 
@@ -204,17 +208,24 @@ class Event(models.Model):
         verbose_name = _("event")
         verbose_name_plural = _("events")
         ordering = ["-created_at"]
+        # Every report writes each index, so none repeats another's leading column (state, town, workstation
+        # and event type are served by the composites); the few overdue, supervised and merged events have
+        # partial indexes that a new report does not touch.
         indexes = [
             models.Index(fields=["state", "lead_unit"]),
             models.Index(fields=["state", "workstation"]),
             models.Index(fields=["state", "grid"]),
             models.Index(fields=["town", "created_at"]),
             models.Index(fields=["workstation", "created_at"]),
-            models.Index(fields=["overdue", "state"]),
+            models.Index(fields=["state"], condition=Q(overdue=True), name="events_event_overdue"),
+            models.Index(fields=["state"], condition=Q(supervised=True), name="events_event_supervised"),
+            models.Index(fields=["merged_into"], condition=Q(merged_into__isnull=False), name="events_event_merged"),
             models.Index(fields=["resolved_at"]),
             models.Index(fields=["closed_at"]),
             models.Index(fields=["event_type", "created_at"]),
         ]
+        # a constraint, not unique=True: that would add a second (LIKE-pattern) index on PostgreSQL
+        constraints = [models.UniqueConstraint(fields=["number"], name="unique_event_number")]
 
     def __str__(self) -> str:
         return f"{self.number} {self.title}"
@@ -269,7 +280,7 @@ class TaskState(models.TextChoices):
 class Task(models.Model):
     """One unit's share of an event: the lead unit's task and each assisting unit's task."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="tasks")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="tasks", db_index=False)  # unique (event, unit)
     unit = models.ForeignKey("accounts.Organisation", on_delete=models.PROTECT, related_name="event_tasks")
     is_lead = models.BooleanField(default=False)
     state = models.CharField(max_length=12, choices=TaskState.choices, default=TaskState.PENDING)
@@ -335,7 +346,8 @@ class Extension(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                             db_index=False)  # unique (user, key)
     key = models.CharField(max_length=80)
     body_hash = models.CharField(max_length=64)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
@@ -377,7 +389,8 @@ class EventSequence(models.Model):
 class Notification(models.Model):
     """In-app notification for one user."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
+                             db_index=False)  # index (user, read_at)
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=40)
     text = models.CharField(max_length=300)
