@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+from typing import Any
 from pathlib import Path
 
 import environ
@@ -205,8 +206,38 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(env.str("PINGAN_STATIC_ROOT", default=str(VAR_DIR / "static")))
+# Uploaded files (event attachments, person photos): the local folder MEDIA_ROOT, or with
+# PINGAN_MEDIA_STORAGE=s3 a bucket on any S3-compatible store (MinIO, Ceph, a cloud's OSS) through
+# django-storages. Either way they are private: no URL is handed out, the API streams them after its
+# access check.
+
+
+def s3_storage(**options: Any) -> dict[str, Any]:
+    """The STORAGES entry for a bucket on an S3-compatible store: objects private, reached only by signed
+    requests, never overwritten (django-storages' ``S3Storage``)."""
+    if importlib.util.find_spec("storages") is None or importlib.util.find_spec("boto3") is None:
+        raise ImproperlyConfigured("PINGAN_MEDIA_STORAGE=s3 needs the s3 extra: pip install 'pingan[s3]'")
+    defaults = {"default_acl": "private", "querystring_auth": True, "file_overwrite": False, "addressing_style": "path"}
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {**defaults, **options}}
+
+
+PINGAN_MEDIA_STORAGE = env.str("PINGAN_MEDIA_STORAGE", default="local")
+if PINGAN_MEDIA_STORAGE == "local":
+    _MEDIA_STORAGE: dict[str, Any] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif PINGAN_MEDIA_STORAGE == "s3":
+    _MEDIA_STORAGE = s3_storage(
+        bucket_name=env.str("PINGAN_S3_BUCKET"),
+        endpoint_url=env.str("PINGAN_S3_ENDPOINT_URL", default="") or None,
+        region_name=env.str("PINGAN_S3_REGION", default="") or None,
+        access_key=env_secret("PINGAN_S3_ACCESS_KEY"),
+        secret_key=env_secret("PINGAN_S3_SECRET_KEY"),
+        location=env.str("PINGAN_S3_PREFIX", default=""),
+        addressing_style=env.str("PINGAN_S3_ADDRESSING", default="path"),
+    )
+else:
+    raise ImproperlyConfigured(f"PINGAN_MEDIA_STORAGE must be local or s3, not {PINGAN_MEDIA_STORAGE!r}")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION

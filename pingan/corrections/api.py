@@ -11,7 +11,7 @@ from pydantic import Field
 
 from pingan.accounts import policy
 from pingan.accounts.actions import PersonInput
-from pingan.accounts.models import Organisation, Person, User
+from pingan.accounts.models import Organisation, Person
 from pingan.core.errors import ValidationFailed
 from pingan.corrections import actions, presenters, queries
 from pingan.corrections import permissions as perms
@@ -51,7 +51,6 @@ from pingan.corrections.schemas import (
     TransferIn,
     TransferOut,
 )
-from pingan.geo.models import Area
 
 router = Router(tags=["corrections"])
 
@@ -66,23 +65,9 @@ class SubjectFilters(Schema):
     area: str = Field(default="", description="Area code: subjects residing in its subtree")
 
 
-def _area(code: str, field: str) -> Area:
-    area = Area.objects.filter(code=code).first()
-    if area is None:
-        raise ValidationFailed("unknown_area", f"no area {code!r}", field=field)
-    return area
-
-
 def _org(code: str) -> Organisation | None:
     """The organisation with this code (the action checks that it is an active judicial office)."""
     return Organisation.objects.filter(code=code).first()
-
-
-def _username(name: str, field: str) -> User:
-    user = User.objects.filter(username=name, is_active=True).first()
-    if user is None:
-        raise ValidationFailed("unknown_user", f"no active user {name!r}", field=field)
-    return user
 
 
 def _visible(request: HttpRequest, subject_id: int) -> Subject:
@@ -122,8 +107,8 @@ def register_correction_subject(request: HttpRequest, body: SubjectIn) -> Any:
         person=person, person_input=person_input, correction_type=body.correction_type, decision_body=body.decision_body,
         decision_number=body.decision_number, decision_effective_on=body.decision_effective_on, offence_on=body.offence_on,
         supervision_start=body.supervision_start, supervision_end=body.supervision_end, level=body.level,
-        judicial_office=_org(body.judicial_office), officer=_username(body.officer, "officer"),
-        area=_area(body.area, "area"), permitted_area=_area(body.permitted_area, "permitted_area") if body.permitted_area else None,
+        judicial_office=_org(body.judicial_office), officer=queries.active_user(body.officer, "officer"),
+        area=queries.area_by_code(body.area, "area"), permitted_area=queries.area_by_code(body.permitted_area, "permitted_area") if body.permitted_area else None,
         phone=body.phone, is_minor=body.is_minor, home_lon=body.home_lon, home_lat=body.home_lat))
     return Status(201, presenters.subject_detail(Subject.objects.select_related(*queries.RELATED).get(pk=subject.pk),
                                                  request.user))
@@ -162,8 +147,8 @@ def correction_transfer(request: HttpRequest, subject_id: int, body: TransferIn)
     """To another judicial office and officer (and residence area); the tracking target follows."""
     subject = _visible(request, subject_id)
     transfer = actions.transfer_subject(request.user, subject, to_office=_org(body.to_office),
-                                        to_officer=_username(body.to_officer, "to_officer"), reason=body.reason,
-                                        area=_area(body.area, "area") if body.area else None)
+                                        to_officer=queries.active_user(body.to_officer, "to_officer"), reason=body.reason,
+                                        area=queries.area_by_code(body.area, "area") if body.area else None)
     return {"id": transfer.pk, "from_office": transfer.from_office.code, "to_office": transfer.to_office.code,
             "from_officer": transfer.from_officer.username, "to_officer": transfer.to_officer.username, "at": transfer.at}
 
@@ -220,7 +205,7 @@ def register_correction_device(request: HttpRequest, subject_id: int, body: Devi
 @router.post("/subjects/{subject_id}/user", response=ACT)
 def link_correction_user(request: HttpRequest, subject_id: int, body: LinkUserIn) -> Any:
     """The subject's own login (role correction_subject) for the phone page."""
-    subject = actions.link_user(request.user, _visible(request, subject_id), _username(body.username, "username"))
+    subject = actions.link_user(request.user, _visible(request, subject_id), queries.active_user(body.username, "username"))
     return _detail(request, subject)
 
 
@@ -267,7 +252,7 @@ def grant_correction_authorisation(request: HttpRequest, subject_id: int, body: 
     """Electronic monitoring on one of the five grounds, approved by the head of the justice bureau, ≤ 3 months."""
     subject = queries.subject(request.user, subject_id, perms.APPROVE_MONITORING.code)
     authorisation = actions.grant_authorisation(request.user, subject, ground=body.ground, facts=body.facts,
-                                                approver=_username(body.approver, "approver"), starts_at=body.starts_at,
+                                                approver=queries.active_user(body.approver, "approver"), starts_at=body.starts_at,
                                                 ends_at=body.ends_at)
     return Status(201, presenters.authorisation_row(authorisation))
 
@@ -277,7 +262,7 @@ def renew_correction_authorisation(request: HttpRequest, authorisation_id: int, 
     """Another period of at most three months, after an assessment."""
     authorisation = queries.authorisation(request.user, authorisation_id)
     actions.renew_authorisation(request.user, authorisation, assessment=body.assessment,
-                                approver=_username(body.approver, "approver"), ends_at=body.ends_at)
+                                approver=queries.active_user(body.approver, "approver"), ends_at=body.ends_at)
     return presenters.authorisation_row(queries.authorisation(request.user, authorisation_id))
 
 
@@ -573,7 +558,7 @@ def create_core_area(request: HttpRequest, body: CoreAreaIn) -> Any:
     """A core area: its shape, schedule, whom it applies to, its police post and verification time limit."""
     policy.require(request.user, perms.MANAGE_CORE_AREA.code)
     core = actions.create_core_area(request.user, actions.CoreAreaInput(
-        name=body.name, description=body.description, area=_area(body.area, "area"), shape=body.shape,
+        name=body.name, description=body.description, area=queries.area_by_code(body.area, "area"), shape=body.shape,
         coords=body.coords, radius_m=body.radius_m, schedule=body.schedule, applies_to=body.applies_to,
         levels=list(body.levels), groups=_groups(body.groups), police_post=_post(body.police_post),
         verify_minutes=body.verify_minutes, buffer_m=body.buffer_m))

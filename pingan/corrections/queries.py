@@ -7,9 +7,11 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
+from pingan.accounts import permissions as account_perms
 from pingan.accounts import policy
+from pingan.accounts.models import Organisation, OrgKind, RoleAssignment, User
 from pingan.core import audit, clock
 from pingan.core.errors import NotFoundError, PermissionDeniedError, ValidationFailed
 from pingan.corrections import permissions as perms
@@ -17,6 +19,10 @@ from pingan.corrections.models import (
     OPEN_SUBJECT_STATES,
     AuthorisationState,
     CheckIn,
+    CoreArea,
+    LeaveLevel,
+    LeaveRequest,
+    LeaveState,
     MonitoringAuthorisation,
     PhoneCheck,
     Record,
@@ -24,14 +30,34 @@ from pingan.corrections.models import (
     Subject,
     SubjectState,
 )
+from pingan.geo.models import Area
 from pingan.tracking import permissions as tracking_perms
 from pingan.tracking import queries as tracking_queries
-from pingan.tracking.models import ACTIVE_ALERT_STATES, Alert, AlertState, Fix, LatestPosition
+from pingan.tracking.models import ACTIVE_ALERT_STATES, Alert, AlertState, AlertStep, Fix, LatestPosition
 from pingan.tracking.queries import MAX_TRACK_FIXES
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 RELATED = ("person", "judicial_office", "officer", "area", "permitted_area", "target", "user")
+
+
+def area_by_code(code: str, field: str) -> Area:
+    """The area with this code, for a form or body field; ``unknown_area`` (422) names the field otherwise."""
+    area = Area.objects.filter(code=(code or "").strip()).first()
+    if area is None:
+        raise ValidationFailed("unknown_area", f"no area {code!r}", field=field)
+    return area
+
+
+def active_user(username: str, field: str) -> User:
+    """The active user with this username, for a form or body field (the action checks what they may do)."""
+    username = (username or "").strip()
+    if not username:
+        raise ValidationFailed("required", f"{field} is required", field=field)
+    found = User.objects.filter(username=username, is_active=True).first()
+    if found is None:
+        raise ValidationFailed("unknown_user", f"no active user {username!r}", field=field)
+    return found
 
 
 def subjects(user: Any, *, state: str = "", level: str = "", office: str = "", area: str = "") -> QuerySet[Subject]:
@@ -85,9 +111,6 @@ def scans(subject: Subject) -> QuerySet[Scan]:
 
 # Leave and boundary ------------------------------------------------------------------------------
 
-from django.db.models import Q  # noqa: E402
-
-from pingan.corrections.models import LeaveLevel, LeaveRequest, LeaveState  # noqa: E402
 
 LEAVE_RELATED = ("subject", "subject__person", "subject__officer", "subject__judicial_office", "requested_by", "approver")
 
@@ -257,9 +280,6 @@ def check_ins(subject: Subject) -> QuerySet[CheckIn]:
 
 # Core areas and reverse warnings ----------------------------------------------------------------------
 
-from pingan.corrections.models import CoreArea  # noqa: E402
-from pingan.tracking.models import AlertStep  # noqa: E402
-
 
 def core_areas(user: Any, *, active: bool | None = None) -> QuerySet[CoreArea]:
     qs = policy.restrict(user, perms.MANAGE_CORE_AREA.code,
@@ -378,9 +398,6 @@ def warning_figures(user: Any, start: Any, end: Any, group_by: str = "town") -> 
 
 
 # -- pages: the rest of the lifecycle (transfer, authorisations) -------------------------------------------
-
-from pingan.accounts import permissions as account_perms  # noqa: E402
-from pingan.accounts.models import Organisation, OrgKind, RoleAssignment, User  # noqa: E402
 
 
 def judicial_offices() -> QuerySet[Organisation]:

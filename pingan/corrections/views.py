@@ -423,20 +423,6 @@ def _parse_number(raw: str, field: str) -> float:
     return value
 
 
-def _parse_user(username: str, field: str) -> Any:
-    """The active user with this username (the action checks what the user may do)."""
-    from pingan.accounts.models import User
-    from pingan.core.errors import ValidationFailed
-
-    username = (username or "").strip()
-    if not username:
-        raise ValidationFailed("required", f"{field} is required", field=field)
-    found = User.objects.filter(username=username, is_active=True).first()
-    if found is None:
-        raise ValidationFailed("unknown_user", f"no active user {username!r}", field=field)
-    return found
-
-
 def _confirmed(post: Any) -> None:
     from pingan.core.errors import ValidationFailed
 
@@ -504,7 +490,7 @@ def subject_grant(request: HttpRequest, subject_id: int) -> HttpResponse:
     post = request.POST
     return _act(request, subject_id, lambda s: actions.grant_authorisation(
         request.user, s, ground=post.get("ground", ""), facts=post.get("facts", ""),
-        approver=_parse_user(post.get("approver", ""), "approver"),
+        approver=queries.active_user(post.get("approver", ""), "approver"),
         starts_at=_parse_moment(post["starts_at"], "starts_at") if post.get("starts_at", "").strip() else None,
         ends_at=_parse_moment(post.get("ends_at", ""), "ends_at")), may=MONITORING, done=_("Monitoring authorised."))
 
@@ -515,7 +501,7 @@ def subject_renew(request: HttpRequest, subject_id: int, authorisation_id: int) 
     post = request.POST
     return _act(request, subject_id, lambda s: actions.renew_authorisation(
         request.user, _of_subject(_found(queries.authorisation, request.user, authorisation_id), s),
-        assessment=post.get("assessment", ""), approver=_parse_user(post.get("approver", ""), "approver"),
+        assessment=post.get("assessment", ""), approver=queries.active_user(post.get("approver", ""), "approver"),
         ends_at=_parse_moment(post.get("ends_at", ""), "ends_at")), may=MONITORING, done=_("Monitoring renewed."))
 
 
@@ -531,18 +517,14 @@ def subject_end_authorisation(request: HttpRequest, subject_id: int, authorisati
 @require_POST
 def subject_transfer(request: HttpRequest, subject_id: int) -> HttpResponse:
     """社区矫正法 art. 27: to another judicial office and officer (and, when given, another residence area)."""
-    from pingan.core.errors import ValidationFailed
-
     post = request.POST
 
     def run(s: Subject) -> Any:
         code = post.get("area", "").strip()
-        area = Area.objects.filter(code=code).first() if code else None
-        if code and area is None:
-            raise ValidationFailed("unknown_area", f"no area {code!r}", field="area")
+        area = queries.area_by_code(code, "area") if code else None
         return actions.transfer_subject(
             request.user, s, to_office=Organisation.objects.filter(code=post.get("to_office", "")).first(),
-            to_officer=_parse_user(post.get("to_officer", ""), "to_officer"), reason=post.get("reason", ""), area=area)
+            to_officer=queries.active_user(post.get("to_officer", ""), "to_officer"), reason=post.get("reason", ""), area=area)
 
     return _act(request, subject_id, run, done=_("Subject transferred."))
 
@@ -1224,7 +1206,7 @@ def core_area_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             values = _core_form_values(request.POST)
-            area = Area.objects.filter(code=request.POST.get("area", "")).first()
+            area = queries.area_by_code(request.POST.get("area", ""), "area")
             actions.create_core_area(request.user, actions.CoreAreaInput(
                 name=request.POST.get("name", ""), description=request.POST.get("description", ""), area=area, **values))
         except DomainError as exc:

@@ -12,6 +12,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from pingan.core.sqlite.base import DatabaseWrapper
+from tests.threads import run_together
 
 
 @pytest.fixture(autouse=True)
@@ -68,11 +69,7 @@ def test_threads_writing_at_once_all_succeed_taking_turns(tmp_path: Path) -> Non
         finally:
             db.close()
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(work, 8)
     check = wrapper(tmp_path / "w.sqlite3")
     with check.cursor() as cur:
         cur.execute("SELECT n FROM counter")

@@ -189,3 +189,14 @@ def corr(_corr_base, _corr_rows, tree, make_user, frozen) -> Iterator[World]:  #
     yield w
     pipeline.reset_engine()
     coreareas.invalidate()
+
+
+@pytest.fixture
+def heads(corr) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The head of each judicial office (role judicial_office_head, organisation scope)."""
+    out = {}
+    for side, office in (("a", corr.office_a), ("b", corr.office_b)):
+        user = account_actions.create_user("test", username=f"office_head_{side}", password=PASSWORD, organisation=office)
+        account_actions.assign_role("test", user, Role.objects.get(code="judicial_office_head"), organisation=office)
+        out[side] = user
+    return out

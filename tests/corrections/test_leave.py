@@ -9,30 +9,17 @@ from typing import Any
 
 import pytest
 
-from pingan.accounts import actions as account_actions
-from pingan.accounts.models import Role
 from pingan.core.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationFailed
 from pingan.corrections import actions, jobs
 from pingan.corrections.models import LeaveLevel, LeaveState
 from pingan.events.models import Notification
 from pingan.tracking import pipeline
 from pingan.tracking.models import Alert, Device, Zone
-from tests.corrections.conftest import IN_GRID_A, OUTSIDE_DISTRICT, PASSWORD
+from tests.corrections.conftest import IN_GRID_A, OUTSIDE_DISTRICT
 
 DESTINATION = (121.47, 31.23)  # Shanghai, far outside the test district
 ON_THE_WAY = (120.95, 31.05)   # between the district and Shanghai
 OFF_ROUTE = (120.40, 30.50)    # south of the district, away from the way to Shanghai
-
-
-@pytest.fixture
-def heads(corr) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The head of each judicial office (role judicial_office_head, organisation scope)."""
-    out = {}
-    for side, office in (("a", corr.office_a), ("b", corr.office_b)):
-        user = account_actions.create_user("test", username=f"office_head_{side}", password=PASSWORD, organisation=office)
-        account_actions.assign_role("test", user, Role.objects.get(code="judicial_office_head"), organisation=office)
-        out[side] = user
-    return out
 
 
 def leave_input(days: float = 3, *, start_in: dt.timedelta = dt.timedelta(hours=1), point: bool = True,

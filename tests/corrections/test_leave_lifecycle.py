@@ -9,29 +9,16 @@ from typing import Any
 
 import pytest
 
-from pingan.accounts import actions as account_actions
-from pingan.accounts.models import Role
 from pingan.core.models import AuditEntry
 from pingan.corrections import actions, boundary, jobs, places, telephony
 from pingan.corrections.models import LeaveLevel, LeaveRequest, LeaveState, Subject
 from pingan.events.models import Notification
 from pingan.tracking.models import Alert, Target, Zone
 from tests.conftest import GRID_B, TOWN_A
-from tests.corrections.conftest import IN_GRID_A, PASSWORD, TODAY
+from tests.corrections.conftest import IN_GRID_A, TODAY
 from tests.corrections.test_leave import DESTINATION, OFF_ROUTE, ON_THE_WAY, leave_input
 
 PHONE = "13857212345"   # every subject of the fixtures has this phone
-
-
-@pytest.fixture
-def heads(corr) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """The head of each judicial office (role judicial_office_head, organisation scope)."""
-    out = {}
-    for side, office in (("a", corr.office_a), ("b", corr.office_b)):
-        user = account_actions.create_user("test", username=f"office_head_{side}", password=PASSWORD, organisation=office)
-        account_actions.assign_role("test", user, Role.objects.get(code="judicial_office_head"), organisation=office)
-        out[side] = user
-    return out
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ idempotency, numbering, joint handling, reopening, merging, parking, escalation 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +18,7 @@ from pingan.events import actions, deadlines, queries
 from pingan.events.models import Event, EventType, RoutingRule, State, Task, TaskState, Transition
 from pingan.geo.coords import wgs84_to_bd09, wgs84_to_gcj02
 from tests.events.conftest import IN_GRID_A, IN_GRID_B, OUTSIDE, TYPE, report_in_grid_a, report_input
+from tests.threads import run_together
 
 SH = ZoneInfo("Asia/Shanghai")
 
@@ -642,11 +642,7 @@ def test_concurrent_reports_and_accepts_from_threads_never_share_a_number_or_bot
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=report) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(report, 8)
     assert not errors and len(numbers) == 8 and len(set(numbers)) == 8
     event = Event.objects.order_by("id").first()
     assert event is not None
@@ -661,11 +657,7 @@ def test_concurrent_reports_and_accepts_from_threads_never_share_a_number_or_bot
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=accept) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(accept, 4)
     assert sorted(outcomes) == ["stale_version"] * 3 + ["won"]
     assert Transition.objects.filter(event=event, action="accept").count() == 1
 
