@@ -159,6 +159,11 @@ def deliver_due(now: dt.datetime, limit: int = 100) -> int:
     return sent
 
 
+def all_for(user: User) -> QuerySet[Notification]:
+    """The user's in-app notifications, read and unread, newest first (a user sees only their own)."""
+    return Notification.objects.filter(user=user).select_related("event").order_by("-created_at", "-id")
+
+
 def unread_for(user: User) -> QuerySet[Notification]:
     """The user's unread in-app notifications, newest first (a user sees only their own)."""
     return Notification.objects.filter(user=user, read_at__isnull=True).select_related("event").order_by(

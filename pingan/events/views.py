@@ -18,14 +18,14 @@ from django.shortcuts import redirect, render
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pingan.accounts import policy
 from pingan.accounts.models import Organisation, OrgKind
 from pingan.accounts.permissions import VIEW_AREA
 from pingan.core import audit, clock
 from pingan.core.errors import DomainError, NotFoundError, ValidationFailed
-from pingan.events import actions, exports, presenters, queries
+from pingan.events import actions, exports, notify, presenters, queries
 from pingan.events import permissions as ep
 from pingan.events.models import Event, EventType, Priority, ResolutionMethod, State
 from pingan.events.uploads import clean_upload
@@ -365,3 +365,15 @@ def events_map(request: HttpRequest) -> HttpResponse:
         "can_report": policy.has_perm(request.user, ep.REPORT_EVENT.code), **map_settings(request),
     })
 
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications(request: HttpRequest) -> HttpResponse:
+    """The user's own in-app notifications, newest first; POST marks the ticked ones (or all) read."""
+    if request.method == "POST":
+        ids = [int(i) for i in request.POST.getlist("id") if i.isdigit()]
+        count = notify.mark_read(request.user, ids if request.POST.get("all") != "1" else None)
+        messages.success(request, _("%(count)d marked read.") % {"count": count})
+        return redirect("events:notifications")
+    page = Paginator(notify.all_for(request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "events/notifications.html", {"page": page, "unread": notify.unread_for(request.user).count()})

@@ -48,4 +48,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         if perm is None or policy.has_perm(user, perm)
     ]
     roles = ", ".join(sorted(policy.role_codes(user))) or ("superuser" if user.is_superuser else "")
-    return {"nav": items, "user_roles": roles}
+    from pingan.events.notify import unread_for  # the pages' shell reads the closed loop's inbox count
+
+    return {"nav": items, "user_roles": roles, "unread_notifications": unread_for(user).count(),
+            "notifications_url": reverse("events:notifications")}

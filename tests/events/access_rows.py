@@ -61,6 +61,7 @@ ROWS: dict[str, dict[str, object]] = {
     "events:report": {"method": "GET", "cells": row(default=F, anonymous=L, **only(REPORT))},
     "events:map": {"method": "GET", "cells": row(default=F, anonymous=L, **only(LIST))},
     "events:export": {"method": "GET", "cells": row(default=F, anonymous=L, **only(EXPORT))},
+    "events:notifications": {"method": "GET", "cells": row(default=A, anonymous=L)},  # one's own only
     "events:detail": {"method": "GET", "kind": "event", "cells": row(default=H, anonymous=L, **on_event(SEE))},
     # the page's action form: accepting a reported event redirects back to the event page
     "events:act": {"method": "POST", "kind": "page:accept", "cells": row(default=H, anonymous=L, **on_event(TRIAGE, ok=D))},

@@ -10,9 +10,9 @@ from django.test import Client
 from openpyxl import load_workbook
 
 from pingan.core.models import AuditEntry
-from pingan.events import actions
+from pingan.events import actions, notify
 from pingan.events.exports import neutralise
-from pingan.events.models import Event, State
+from pingan.events.models import Event, Notification, State
 from tests.events.conftest import IN_GRID_A, TYPE
 
 
@@ -179,3 +179,27 @@ def test_filters_that_are_not_understood_fall_back_to_the_unfiltered_list(world)
     assert page.status_code == 200
     assert page.content.decode().count('class="event-row') == 1
     assert as_user(world.ws).get("/events/export.xlsx?state=nonsense").status_code == 200
+
+
+def test_the_notifications_page_lists_ones_own_and_marks_them_read(world, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = world.report(title="第一件")
+        second = world.report(title="第二件")
+    staff = as_user(world.ws)
+    page = staff.get("/events/notifications/").content.decode()
+    assert page.count('class="is-unread"') == 2 and first.number in page and second.number in page
+    assert 'class="bell-count">2<' in page  # the header's bell, on every page
+    assert 'class="bell-count"' not in as_user(world.grid_b).get("/events/").content.decode()
+    assert as_user(world.grid_b).get("/events/notifications/").content.decode().count('class="is-') == 0
+
+    notify.notify(first, "test", "给乙网格的通知", [world.grid_b])
+    own = Notification.objects.filter(user=world.ws).order_by("id")
+    others = list(Notification.objects.exclude(user=world.ws).values_list("pk", flat=True))
+    assert len(others) == 1
+    staff.post("/events/notifications/", {"id": [own[0].pk, *others], "some": "1"})
+    assert [n.read_at is not None for n in own] == [True, False]
+    assert not Notification.objects.filter(pk__in=others, read_at__isnull=False).exists()  # never another's
+    staff.post("/events/notifications/", {"all": "1"})
+    page = staff.get("/events/notifications/").content.decode()
+    assert page.count('class="is-read"') == 2 and 'class="bell-count"' not in page
+    assert Client().get("/events/notifications/").status_code == 302
