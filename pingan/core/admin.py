@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from pingan.accounts import policy
 from pingan.core.models import AuditEntry, JobLease
 
 
@@ -20,6 +21,33 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class PolicyAdmin(admin.ModelAdmin):
+    """An admin for configuration that the access policy guards with ``perm`` (Django's staff flag is still
+    needed to reach the admin site at all). Its saves and deletes reach the audit log as every admin change
+    does (``core.signals.mirror_admin_entry``: ``pingan.admin.added``, ``changed``, ``deleted``)."""
+
+    perm: str = ""
+
+    def _allowed(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(self.perm) and user.is_active and user.is_staff and policy.has_perm(user, self.perm)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request)
 
 
 @admin.register(AuditEntry)

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from pingan.core.admin import PolicyAdmin
 from pingan.events.models import Event, EventType, RoutingRule, WorkCalendarDay
+from pingan.events.permissions import CHANGE_ROUTING
 
 
 @admin.register(EventType)
-class EventTypeAdmin(admin.ModelAdmin):
+class EventTypeAdmin(PolicyAdmin):
+    perm = CHANGE_ROUTING.code
     list_display = ["code", "name", "name_en", "parent", "is_dispute", "is_active", "order"]
     list_filter = ["is_active", "is_dispute", "parent"]
     search_fields = ["code", "name", "name_en"]
@@ -14,7 +17,8 @@ class EventTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(admin.ModelAdmin):
+class RoutingRuleAdmin(PolicyAdmin):
+    perm = CHANGE_ROUTING.code
     list_display = ["name", "event_type", "area", "priority", "lead_unit", "auto_dispatch", "accept_minutes",
                     "resolve_minutes", "time_basis", "order", "is_active"]
     list_filter = ["is_active", "auto_dispatch", "time_basis", "priority"]
@@ -24,7 +28,8 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkCalendarDay)
-class WorkCalendarDayAdmin(admin.ModelAdmin):
+class WorkCalendarDayAdmin(PolicyAdmin):
+    perm = CHANGE_ROUTING.code
     list_display = ["date", "is_workday", "note"]
     list_filter = ["is_workday"]
     date_hierarchy = "date"
