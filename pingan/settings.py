@@ -10,8 +10,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -301,6 +301,8 @@ PINGAN_AREA_CHILD_TOLERANCE_M = env.float("PINGAN_AREA_CHILD_TOLERANCE_M", defau
 # Events: working hours for working-time limits ("08:30-12:00,13:30-17:30"; empty = deadlines.WORK_HOURS)
 PINGAN_WORK_HOURS = env.str("PINGAN_WORK_HOURS", default="")
 PINGAN_EVENT_REOPEN_DAYS = env.int("PINGAN_EVENT_REOPEN_DAYS", default=30)
+# An Idempotency-Key answers retries for this many days; the hourly events.idempotency_expiry job drops older keys
+PINGAN_IDEMPOTENCY_DAYS = env.int("PINGAN_IDEMPOTENCY_DAYS", default=7)
 PINGAN_PUBLIC_REPORTS_PER_HOUR = env.int("PINGAN_PUBLIC_REPORTS_PER_HOUR", default=10)  # per address and per phone
 PINGAN_EVENT_CONFIG_SECONDS = env.float("PINGAN_EVENT_CONFIG_SECONDS", default=10.0)  # cached types, rules, workstations
 PINGAN_UPLOAD_MAX_BYTES = env.int("PINGAN_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)

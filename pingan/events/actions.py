@@ -1022,7 +1022,7 @@ def supervise_event(actor: Actor, event: Event, *, note: str, due: datetime | No
         raise ValidationFailed("invalid_due", "the deadline needs a date, a time and a time zone", field="due")
     with transaction.atomic():
         _write(actor, event, "supervise", to_state=event.state, version=version, note=note,
-               fields={"supervised": True, "supervise_note": note, "supervise_due": due},
+               fields={"supervised": True, "supervise_note": note, "supervise_due": due, "supervise_lapsed": False},
                data={"due": due.isoformat() if due else None}, changes={"due": due.isoformat() if due else None})
         _notify(event, "supervised", _("Event {number} is supervised").format(number=event.number), actor=actor,
                 units=[event.lead_unit_id], workstation=True)
@@ -1195,3 +1195,39 @@ def mark_overdue(event_id: int, now: datetime) -> bool:
         _notify(event, "overdue", _("Event {number} is overdue").format(number=event.number),
                 units=[event.lead_unit_id], workstation=True)
     return True
+
+
+def mark_supervision_lapsed(event_id: int, now: datetime) -> bool:
+    """督办 deadline passed: the supervised event is still not closed when its supervision deadline comes.
+    Marked once per supervision (a new ``supervise_event`` clears the mark); the lead unit, the workstation
+    and the supervisor's organisation are told. True when this call set the mark."""
+    q = Q(state__in=NOT_FINAL, supervised=True, supervise_lapsed=False, supervise_due__lte=now)
+    with transaction.atomic():
+        if not Event.objects.filter(q, pk=event_id).update(supervise_lapsed=True):
+            return False
+        event = Event.objects.get(pk=event_id)
+        due = event.supervise_due.isoformat() if event.supervise_due else None
+        _timeline(event, "system", "supervision_lapsed", event.state, event.state, "", {"due": due}, now)
+        audit.record("system", "pingan.event.supervision_lapsed", event, changes={"state": event.state, "due": due})
+        supervisor = (Transition.objects.filter(event=event, action="supervise").order_by("-at", "-id")
+                      .values_list("actor__organisation_id", flat=True).first())
+        _notify(event, "supervision_lapsed",
+                _("Event {number} has passed its supervision deadline").format(number=event.number),
+                units=[event.lead_unit_id, supervisor], workstation=True)
+    return True
+
+
+def expire_idempotency_keys(now: datetime, *, batch: int = 5000) -> int:
+    """Drop the Idempotency-Keys older than ``PINGAN_IDEMPOTENCY_DAYS`` (a retry after that makes a new
+    event), in batches so no statement holds many rows; one audit entry counts them. Returns how many."""
+    before = now - timedelta(days=int(getattr(settings, "PINGAN_IDEMPOTENCY_DAYS", 7)))
+    dropped = 0
+    while True:
+        ids = list(IdempotencyKey.objects.filter(created_at__lt=before).order_by("id").values_list("id", flat=True)[:batch])
+        if not ids:
+            break
+        dropped += IdempotencyKey.objects.filter(id__in=ids).delete()[0]
+    if dropped:
+        audit.record("system", "pingan.idempotency.expired", changes={"count": dropped, "before": before.isoformat()})
+    return dropped
+

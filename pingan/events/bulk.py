@@ -326,7 +326,7 @@ def _batch(rng: np.random.Generator, size: int, geo: _Geography, type_ids: np.nd
             "workstation_id": ws, "rule_id": None, "lead_unit_id": lead if reached >= 2 else None,
             "time_basis": TimeBasis.CALENDAR.value, "accept_due": moment(accept_due), "resolve_due": moment(resolve_due),
             "warn_at": None, "warned": is_overdue, "overdue": is_overdue, "overdue_since": moment(due) if is_overdue else None,
-            "supervised": False, "supervise_note": "", "supervise_due": None,
+            "supervised": False, "supervise_note": "", "supervise_due": None, "supervise_lapsed": False,
             "parked_reason": "awaiting a court ruling" if parked else "",
             "parked_until": writer.day(day + dt.timedelta(days=90)) if parked else None,
             "parked_from_state": State.IN_PROGRESS.value if parked else "", "merged_into_id": None,

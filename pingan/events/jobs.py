@@ -10,7 +10,9 @@
     escalates twice within one overdue spell (an escalation after ``overdue_since``, automatic or by
     hand, counts);
 (d) unparks parked events whose review date (Asia/Shanghai) has come;
-(e) delivers outbound messages that are due (:func:`pingan.events.notify.deliver_due`).
+(e) marks supervised events still not closed when their supervision (督办) deadline comes, once per
+    supervision, and tells the lead unit, the workstation and the supervisor's organisation;
+(f) delivers outbound messages that are due (:func:`pingan.events.notify.deliver_due`).
 
 Every change goes through an action in :mod:`pingan.events.actions`; each event is handled in its own
 transaction, in batches by id. A minute with nothing due costs two queries (``anything_due`` and the
@@ -85,6 +87,10 @@ def _unpark_q(now: dt.datetime) -> Q:
     return Q(state=State.PARKED, parked_until__lte=now.astimezone(TZ).date())
 
 
+def _supervision_q(now: dt.datetime) -> Q:
+    return Q(state__in=actions.NOT_FINAL, supervised=True, supervise_lapsed=False, supervise_due__lte=now)
+
+
 def to_warn(now: dt.datetime) -> QuerySet[Event]:
     return Event.objects.filter(_warn_q(now))
 
@@ -101,9 +107,14 @@ def to_unpark(now: dt.datetime) -> QuerySet[Event]:
     return Event.objects.filter(_unpark_q(now))
 
 
+def to_mark_supervision_lapsed(now: dt.datetime) -> QuerySet[Event]:
+    return Event.objects.filter(_supervision_q(now))
+
+
 def anything_due(now: dt.datetime) -> bool:
     """One query: has any event a step due? (Most minutes nothing is, and the pass ends here.)"""
-    return Event.objects.filter(_warn_q(now) | _overdue_q(now) | _escalate_q() | _unpark_q(now)).exists()
+    return Event.objects.filter(_warn_q(now) | _overdue_q(now) | _escalate_q() | _unpark_q(now)
+                                | _supervision_q(now)).exists()
 
 
 @periodic("events.sweep", every=dt.timedelta(minutes=1))
@@ -127,17 +138,25 @@ def sweep(now: dt.datetime) -> dict[str, int]:
         actions.unpark_event("system", event, note=note, version=event.version)
         return True
 
-    counts = dict.fromkeys(("warned", "overdue", "escalated", "unparked"), 0)
+    counts = dict.fromkeys(("warned", "overdue", "escalated", "unparked", "supervision_lapsed"), 0)
     if anything_due(now):
         counts = {
             "warned": _each("warn", to_warn(now), lambda event_id: actions.mark_warned(event_id, now)),
             "overdue": _each("overdue", to_mark_overdue(now), lambda event_id: actions.mark_overdue(event_id, now)),
             "escalated": _each("escalate", to_escalate(), escalate),
             "unparked": _each("unpark", to_unpark(now), unpark),
+            "supervision_lapsed": _each("supervision", to_mark_supervision_lapsed(now),
+                                        lambda event_id: actions.mark_supervision_lapsed(event_id, now)),
         }
     counts["sent"] = notify.deliver_due(now)
     if any(counts.values()):
         log.info("sweep at %s: %s", now.isoformat(timespec="minutes"),
                  ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     return counts
+
+
+@periodic("events.idempotency_expiry", every=dt.timedelta(hours=1))
+def idempotency_expiry(now: dt.datetime) -> dict[str, int]:
+    """Drop Idempotency-Keys past ``PINGAN_IDEMPOTENCY_DAYS``."""
+    return {"dropped": actions.expire_idempotency_keys(now)}
 

@@ -175,6 +175,8 @@ class Event(models.Model):
     supervised = models.BooleanField(_("supervised"), default=False)
     supervise_note = models.CharField(_("supervision note"), max_length=200, blank=True)
     supervise_due = models.DateTimeField(_("supervision deadline"), null=True, blank=True)
+    supervise_lapsed = models.BooleanField(_("supervision deadline passed"), default=False,
+                                           help_text=_("Set by the sweep when the supervision deadline passes with the event still open."))
     parked_reason = models.CharField(_("reason parked"), max_length=200, blank=True)
     parked_until = models.DateField(_("review date"), null=True, blank=True)
     parked_from_state = models.CharField(max_length=12, blank=True)

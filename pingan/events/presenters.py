@@ -45,7 +45,7 @@ ACTION_LABELS: dict[str, Any] = {
     "close": _("Closed"), "escalate": _("Escalated"), "supervise": _("Supervised"), "reopen": _("Reopened"),
     "park": _("Parked"), "unpark": _("Unparked"), "request_extension": _("More time asked for"),
     "decide_extension": _("Extension decided"), "attach": _("Attachment added"), "warn": _("Deadline near"),
-    "overdue": _("Overdue"),
+    "overdue": _("Overdue"), "supervision_lapsed": _("Supervision deadline passed"),
 }
 # Lead-unit work: only a member of the event's lead unit (district admins may step in).
 LEAD_ONLY = {"return", "start", "resolve", "extension-request"}
@@ -126,7 +126,8 @@ def event_row(event: Event) -> dict[str, Any]:
         "area_code": event.area.code, "lon": event.lon, "lat": event.lat,
         "lead_unit": event.lead_unit.code if event.lead_unit_id and event.lead_unit else None,
         "created_at": event.created_at, "accept_due": event.accept_due, "resolve_due": event.resolve_due,
-        "warned": event.warned, "overdue": event.overdue, "supervised": event.supervised, "version": event.version,
+        "warned": event.warned, "overdue": event.overdue, "supervised": event.supervised,
+        "supervise_lapsed": event.supervise_lapsed, "version": event.version,
     }
 
 
@@ -194,7 +195,7 @@ def event_detail(event: Event, user: Any, *, just_reported: bool = False, with_p
                       "overdue_since": event.overdue_since, "supervise_due": event.supervise_due,
                       "parked_until": event.parked_until},
         "flags": {"warned": event.warned, "overdue": event.overdue, "supervised": event.supervised,
-                  "parked": event.state == State.PARKED, "repeat_count": event.repeat_count,
+                  "supervise_lapsed": event.supervise_lapsed, "parked": event.state == State.PARKED, "repeat_count": event.repeat_count,
                   "reopened_count": event.reopened_count},
         "persons": persons(event) if with_persons else [], "tasks": [] if fresh_and_bare else tasks(event),
         "attachments": [] if just_reported else attachments(event),

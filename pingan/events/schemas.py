@@ -189,6 +189,7 @@ class FlagsOut(Schema):
     warned: bool
     overdue: bool
     supervised: bool
+    supervise_lapsed: bool
     parked: bool
     repeat_count: int
     reopened_count: int

@@ -109,7 +109,8 @@ def test_detail_masks_persons_and_lists_the_callers_actions(world) -> None:  # t
     assert "138" in body["persons"][0]["phone"] and "13857212345" not in json.dumps(body)
     assert set(body["actions"]) >= {"accept", "reject", "merge", "escalate", "park"} - {"park"}
     assert "resolve" not in body["actions"]
-    assert body["flags"] == {"warned": False, "overdue": False, "supervised": False, "parked": False,
+    assert body["flags"] == {"warned": False, "overdue": False, "supervised": False, "supervise_lapsed": False,
+                             "parked": False,
                              "repeat_count": 0, "reopened_count": 0}
     assert body["deadlines"]["accept_due"] is not None
     # The grid worker who reported it may see it, but triage is not theirs.

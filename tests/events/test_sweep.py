@@ -17,12 +17,14 @@ from pingan.accounts.models import Organisation, OrgKind
 from pingan.core import audit
 from pingan.core import jobs as core_jobs
 from pingan.core.clock import FrozenClock, use_clock
+from pingan.core.models import AuditEntry
 from pingan.events import actions, deadlines
 from pingan.events import jobs as sweep_jobs
 from pingan.events.actions import ReportInput
 from pingan.events.models import (
     Event,
     EventType,
+    IdempotencyKey,
     Level,
     Notification,
     OutboundMessage,
@@ -242,3 +244,48 @@ def test_an_event_changed_by_someone_else_meanwhile_is_left_for_the_next_pass(wo
         monkeypatch.setattr(actions, "escalate_event", real)
         assert sweep_jobs.sweep(moment + dt.timedelta(minutes=1))["escalated"] == 1
     assert len(happened(event, "escalate")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_supervision_deadline_that_passes_is_marked_once_and_told_to_the_units_and_the_supervisor(world, make_user) -> None:  # type: ignore[no-untyped-def]
+    supervisor = make_user("district_admin", organisation="zfw")  # 政法委
+    clock = frozen(at(2026, 3, 3, 9, 0))
+    with use_clock(clock):
+        event = report("hotline")
+        done = report("hotline")
+        for e in (event, done):
+            actions.supervise_event(supervisor, Event.objects.get(pk=e.pk), note="三天内办结", due=at(2026, 3, 3, 11, 0))
+        actions.reject_event("system", Event.objects.get(pk=done.pk), reason="not ours")  # final: never marked
+        assert sweep_jobs.sweep(at(2026, 3, 3, 10, 59))["supervision_lapsed"] == 0
+        assert sweep_jobs.sweep(at(2026, 3, 3, 11, 0))["supervision_lapsed"] == 1
+        assert sweep_jobs.sweep(at(2026, 3, 3, 11, 1))["supervision_lapsed"] == 0
+        saved = Event.objects.get(pk=event.pk)
+        assert saved.supervise_lapsed and not Event.objects.get(pk=done.pk).supervise_lapsed
+        assert happened(event, "supervision_lapsed") == [at(2026, 3, 3, 11, 0)]
+        assert AuditEntry.objects.filter(action="pingan.event.supervision_lapsed", object_id=str(event.pk)).count() == 1
+        told = set(Notification.objects.filter(kind="supervision_lapsed").values_list("user__username", flat=True))
+        assert told == {world["staff"].username, supervisor.username}  # the workstation and the supervisor's office
+
+        # a new supervision with a new deadline clears the mark, and its own deadline is watched again
+        actions.supervise_event(supervisor, saved, note="再督办", due=at(2026, 3, 4, 9, 0))
+        assert not Event.objects.get(pk=event.pk).supervise_lapsed
+        assert sweep_jobs.sweep(at(2026, 3, 4, 9, 0))["supervision_lapsed"] == 1
+        assert len(happened(event, "supervision_lapsed")) == 2
+
+
+def test_idempotency_keys_expire_after_their_days_and_then_a_retry_is_a_new_report(world, make_user, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.PINGAN_IDEMPOTENCY_DAYS = 7
+    assert core_jobs.registered()["events.idempotency_expiry"].every == dt.timedelta(hours=1)
+    reporter = make_user("grid_worker", area="330503100201001")
+    data = ReportInput(event_type="noise", title="噪音", description="d", lon=LON, lat=LAT)
+    with use_clock(frozen(at(2026, 3, 1, 9, 0))):
+        old = actions.report_event(reporter, data, idempotency_key="old-key")
+    with use_clock(frozen(at(2026, 3, 6, 9, 0))):
+        new = actions.report_event(reporter, data, idempotency_key="new-key")
+    assert sweep_jobs.idempotency_expiry(at(2026, 3, 8, 8, 59)) == {"dropped": 0}
+    assert sweep_jobs.idempotency_expiry(at(2026, 3, 8, 9, 1)) == {"dropped": 1}
+    assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["new-key"]
+    assert AuditEntry.objects.filter(action="pingan.idempotency.expired").count() == 1
+    with use_clock(frozen(at(2026, 3, 8, 9, 2))):
+        assert actions.report_event(reporter, data, idempotency_key="new-key").pk == new.pk  # still a replay
+        assert actions.report_event(reporter, data, idempotency_key="old-key").pk != old.pk  # a new report
