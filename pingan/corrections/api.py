@@ -51,6 +51,7 @@ from pingan.corrections.schemas import (
     TransferIn,
     TransferOut,
 )
+from pingan.geo import queries as geo_queries
 
 router = Router(tags=["corrections"])
 
@@ -108,7 +109,7 @@ def register_correction_subject(request: HttpRequest, body: SubjectIn) -> Any:
         decision_number=body.decision_number, decision_effective_on=body.decision_effective_on, offence_on=body.offence_on,
         supervision_start=body.supervision_start, supervision_end=body.supervision_end, level=body.level,
         judicial_office=_org(body.judicial_office), officer=queries.active_user(body.officer, "officer"),
-        area=queries.area_by_code(body.area, "area"), permitted_area=queries.area_by_code(body.permitted_area, "permitted_area") if body.permitted_area else None,
+        area=geo_queries.area_by_code(body.area, "area"), permitted_area=geo_queries.area_by_code(body.permitted_area, "permitted_area") if body.permitted_area else None,
         phone=body.phone, is_minor=body.is_minor, home_lon=body.home_lon, home_lat=body.home_lat))
     return Status(201, presenters.subject_detail(Subject.objects.select_related(*queries.RELATED).get(pk=subject.pk),
                                                  request.user))
@@ -148,7 +149,7 @@ def correction_transfer(request: HttpRequest, subject_id: int, body: TransferIn)
     subject = _visible(request, subject_id)
     transfer = actions.transfer_subject(request.user, subject, to_office=_org(body.to_office),
                                         to_officer=queries.active_user(body.to_officer, "to_officer"), reason=body.reason,
-                                        area=queries.area_by_code(body.area, "area") if body.area else None)
+                                        area=geo_queries.area_by_code(body.area, "area") if body.area else None)
     return {"id": transfer.pk, "from_office": transfer.from_office.code, "to_office": transfer.to_office.code,
             "from_officer": transfer.from_officer.username, "to_officer": transfer.to_officer.username, "at": transfer.at}
 
@@ -558,7 +559,7 @@ def create_core_area(request: HttpRequest, body: CoreAreaIn) -> Any:
     """A core area: its shape, schedule, whom it applies to, its police post and verification time limit."""
     policy.require(request.user, perms.MANAGE_CORE_AREA.code)
     core = actions.create_core_area(request.user, actions.CoreAreaInput(
-        name=body.name, description=body.description, area=queries.area_by_code(body.area, "area"), shape=body.shape,
+        name=body.name, description=body.description, area=geo_queries.area_by_code(body.area, "area"), shape=body.shape,
         coords=body.coords, radius_m=body.radius_m, schedule=body.schedule, applies_to=body.applies_to,
         levels=list(body.levels), groups=_groups(body.groups), police_post=_post(body.police_post),
         verify_minutes=body.verify_minutes, buffer_m=body.buffer_m))

@@ -41,14 +41,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 RELATED = ("person", "judicial_office", "officer", "area", "permitted_area", "target", "user")
 
 
-def area_by_code(code: str, field: str) -> Area:
-    """The area with this code, for a form or body field; ``unknown_area`` (422) names the field otherwise."""
-    area = Area.objects.filter(code=(code or "").strip()).first()
-    if area is None:
-        raise ValidationFailed("unknown_area", f"no area {code!r}", field=field)
-    return area
-
-
 def active_user(username: str, field: str) -> User:
     """The active user with this username, for a form or body field (the action checks what they may do)."""
     username = (username or "").strip()
@@ -349,7 +341,6 @@ def warning_figures(user: Any, start: Any, end: Any, group_by: str = "town") -> 
     from zoneinfo import ZoneInfo
 
     from pingan.core.errors import ValidationFailed
-    from pingan.geo.models import Area
 
     if group_by not in ("town", "officer", "day"):
         raise ValidationFailed("invalid_group", "group_by must be town, officer or day", field="group_by")

@@ -53,6 +53,7 @@ from pingan.corrections.models import (
     VerifyMethod,
     VoiceVerdict,
 )
+from pingan.geo import queries as geo_queries
 from pingan.geo.models import Area
 from pingan.tracking import permissions as tracking_perms
 from pingan.tracking import presenters as tracking_presenters
@@ -521,7 +522,7 @@ def subject_transfer(request: HttpRequest, subject_id: int) -> HttpResponse:
 
     def run(s: Subject) -> Any:
         code = post.get("area", "").strip()
-        area = queries.area_by_code(code, "area") if code else None
+        area = geo_queries.area_by_code(code, "area") if code else None
         return actions.transfer_subject(
             request.user, s, to_office=Organisation.objects.filter(code=post.get("to_office", "")).first(),
             to_officer=queries.active_user(post.get("to_officer", ""), "to_officer"), reason=post.get("reason", ""), area=area)
@@ -1206,7 +1207,7 @@ def core_area_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             values = _core_form_values(request.POST)
-            area = queries.area_by_code(request.POST.get("area", ""), "area")
+            area = geo_queries.area_by_code(request.POST.get("area", ""), "area")
             actions.create_core_area(request.user, actions.CoreAreaInput(
                 name=request.POST.get("name", ""), description=request.POST.get("description", ""), area=area, **values))
         except DomainError as exc:

@@ -1197,13 +1197,17 @@ def mark_overdue(event_id: int, now: datetime) -> bool:
     return True
 
 
+def supervision_lapsed_q(now: datetime) -> Q:
+    """Supervised events, not closed, whose supervision deadline has come and is not yet marked."""
+    return Q(state__in=NOT_FINAL, supervised=True, supervise_lapsed=False, supervise_due__lte=now)
+
+
 def mark_supervision_lapsed(event_id: int, now: datetime) -> bool:
     """督办 deadline passed: the supervised event is still not closed when its supervision deadline comes.
     Marked once per supervision (a new ``supervise_event`` clears the mark); the lead unit, the workstation
     and the supervisor's organisation are told. True when this call set the mark."""
-    q = Q(state__in=NOT_FINAL, supervised=True, supervise_lapsed=False, supervise_due__lte=now)
     with transaction.atomic():
-        if not Event.objects.filter(q, pk=event_id).update(supervise_lapsed=True):
+        if not Event.objects.filter(supervision_lapsed_q(now), pk=event_id).update(supervise_lapsed=True):
             return False
         event = Event.objects.get(pk=event_id)
         due = event.supervise_due.isoformat() if event.supervise_due else None
@@ -1230,4 +1234,3 @@ def expire_idempotency_keys(now: datetime, *, batch: int = 5000) -> int:
     if dropped:
         audit.record("system", "pingan.idempotency.expired", changes={"count": dropped, "before": before.isoformat()})
     return dropped
-

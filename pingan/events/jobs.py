@@ -87,10 +87,6 @@ def _unpark_q(now: dt.datetime) -> Q:
     return Q(state=State.PARKED, parked_until__lte=now.astimezone(TZ).date())
 
 
-def _supervision_q(now: dt.datetime) -> Q:
-    return Q(state__in=actions.NOT_FINAL, supervised=True, supervise_lapsed=False, supervise_due__lte=now)
-
-
 def to_warn(now: dt.datetime) -> QuerySet[Event]:
     return Event.objects.filter(_warn_q(now))
 
@@ -108,13 +104,13 @@ def to_unpark(now: dt.datetime) -> QuerySet[Event]:
 
 
 def to_mark_supervision_lapsed(now: dt.datetime) -> QuerySet[Event]:
-    return Event.objects.filter(_supervision_q(now))
+    return Event.objects.filter(actions.supervision_lapsed_q(now))
 
 
 def anything_due(now: dt.datetime) -> bool:
     """One query: has any event a step due? (Most minutes nothing is, and the pass ends here.)"""
     return Event.objects.filter(_warn_q(now) | _overdue_q(now) | _escalate_q() | _unpark_q(now)
-                                | _supervision_q(now)).exists()
+                                | actions.supervision_lapsed_q(now)).exists()
 
 
 @periodic("events.sweep", every=dt.timedelta(minutes=1))
@@ -159,4 +155,3 @@ def sweep(now: dt.datetime) -> dict[str, int]:
 def idempotency_expiry(now: dt.datetime) -> dict[str, int]:
     """Drop Idempotency-Keys past ``PINGAN_IDEMPOTENCY_DAYS``."""
     return {"dropped": actions.expire_idempotency_keys(now)}
-

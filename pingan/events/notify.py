@@ -166,8 +166,7 @@ def all_for(user: User) -> QuerySet[Notification]:
 
 def unread_for(user: User) -> QuerySet[Notification]:
     """The user's unread in-app notifications, newest first (a user sees only their own)."""
-    return Notification.objects.filter(user=user, read_at__isnull=True).select_related("event").order_by(
-        "-created_at", "-id")
+    return all_for(user).filter(read_at__isnull=True)
 
 
 def mark_read(actor: User, notification_ids: Sequence[int] | None = None) -> int:

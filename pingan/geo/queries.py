@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from pingan.accounts import permissions as p
 from pingan.accounts import policy
 from pingan.core import memory
+from pingan.core.errors import ValidationFailed
 from pingan.geo.coords import to_wgs84, to_wgs84_array
 from pingan.geo.index import AreaIndex, AreaShape, LocateResult
 from pingan.geo.models import Area, GeoState
@@ -112,3 +113,12 @@ def root_areas(user: Any) -> list[Area]:
 def cell_size(zoom: int) -> float:
     """Degrees per cluster cell: about 64 px at that zoom (a 256 px tile spans 360 / 2**zoom degrees)."""
     return 360.0 / (2**zoom) / 4
+
+
+def area_by_code(code: str, field: str = "area") -> Area:
+    """The area with this code, for a form or body field; ``unknown_area`` (422) naming the field otherwise."""
+    area = Area.objects.filter(code=(code or "").strip()).first()
+    if area is None:
+        raise ValidationFailed("unknown_area", f"no area {code!r}", field=field)
+    return area
+

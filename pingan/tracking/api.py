@@ -11,7 +11,7 @@ from pydantic import Field
 from pingan.accounts import policy
 from pingan.accounts.models import Organisation
 from pingan.core.errors import NotFoundError, PermissionDeniedError, ValidationFailed
-from pingan.geo.models import Area
+from pingan.geo import queries as geo_queries
 from pingan.tracking import actions, pipeline, presenters, queries
 from pingan.tracking import permissions as perms
 from pingan.tracking.schemas import (
@@ -100,13 +100,6 @@ def list_targets(request: HttpRequest, filters: Query[TargetFilters]) -> Any:
     return [presenters.target_row(t) for t in qs]
 
 
-def _area(code: str) -> Area:
-    area = Area.objects.filter(code=code).first()
-    if area is None:
-        raise ValidationFailed("unknown_area", f"no area {code}", field="area")
-    return area
-
-
 @router.post("/targets", response={201: TargetOut, **ERRORS})
 def create_target(request: HttpRequest, body: TargetIn) -> Any:
     organisation = None
@@ -114,7 +107,7 @@ def create_target(request: HttpRequest, body: TargetIn) -> Any:
         organisation = Organisation.objects.filter(code=body.organisation).first()
         if organisation is None:
             raise ValidationFailed("unknown_organisation", f"no organisation {body.organisation}", field="organisation")
-    target = actions.create_target(request.user, kind=body.kind, label=body.label, area=_area(body.area),
+    target = actions.create_target(request.user, kind=body.kind, label=body.label, area=geo_queries.area_by_code(body.area),
                                    organisation=organisation, interval_s=body.interval_s, monitored=body.monitored)
     return Status(201, presenters.target_row(target))
 
@@ -193,7 +186,7 @@ def create_zone(request: HttpRequest, body: ZoneIn) -> Any:
     if len(members) != len(set(body.targets)):
         raise ValidationFailed("unknown_target", "some targets are unknown or out of scope", field="targets")
     zone = actions.create_zone(request.user, name=body.name, kind=body.kind, shape=body.shape, coords=body.coords,
-                               area=_area(body.area), radius_m=body.radius_m, width_m=body.width_m, ring_m=body.ring_m,
+                               area=geo_queries.area_by_code(body.area), radius_m=body.radius_m, width_m=body.width_m, ring_m=body.ring_m,
                                fast=body.fast, speed_limit_kmh=body.speed_limit_kmh,
                                speed_duration_s=body.speed_duration_s, schedule=body.schedule,
                                applies_to_all=body.applies_to_all, targets=members)
